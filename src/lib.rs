@@ -1,0 +1,66 @@
+//! llm-router: an MCP tool server that lets AI agents call other LLMs through one
+//! OpenAI-compatible gateway (AIsa by default) and tells them, on every answer, which model
+//! served it, the tokens, the cost in USD with its source, and the latency.
+//!
+//! The crate is laid out by responsibility:
+//! - [`config`]: environment and flags → a checked [`config::Config`];
+//! - [`catalog`]: the embedded model catalog (prices, capabilities, aliases, task map);
+//! - [`upstream`]: the one HTTP client to the gateway and its error mapping;
+//! - [`routing`]: which model serves a request (task map today, the full engine later);
+//! - [`ledger`]: cost arithmetic (exact decimals);
+//! - [`pipeline`]: the shared call step every tool uses (call → account);
+//! - [`tools`]: one file per MCP tool (parse → decide → call → account → present);
+//! - [`server`]: the rmcp handler and its transports;
+//! - [`error`]: the one error type and its mapping to MCP results.
+
+pub mod catalog;
+pub mod config;
+pub mod error;
+pub mod ledger;
+pub mod pipeline;
+pub mod routing;
+pub mod schema;
+pub mod server;
+pub mod tools;
+pub mod upstream;
+
+pub use error::Error;
+
+use std::sync::{Arc, RwLock};
+
+/// Everything a tool call needs, built once per process and shared by every session.
+#[derive(Debug)]
+pub struct App {
+    pub config: config::Config,
+    pub catalog: catalog::Catalog,
+    pub upstream: upstream::Upstream,
+    /// Model ids from the last successful `GET /models`, for "did you mean" suggestions.
+    live_ids: RwLock<Vec<String>>,
+}
+
+impl App {
+    /// Builds the application from a checked config: parses the embedded catalog and creates
+    /// the pooled HTTP client.
+    pub fn new(config: config::Config) -> anyhow::Result<Arc<Self>> {
+        let catalog = catalog::Catalog::embedded()?;
+        let upstream = upstream::Upstream::new(&config)?;
+        Ok(Arc::new(Self {
+            config,
+            catalog,
+            upstream,
+            live_ids: RwLock::new(Vec::new()),
+        }))
+    }
+
+    /// The model ids the gateway listed last time it was asked (empty if never).
+    pub fn live_ids(&self) -> Vec<String> {
+        self.live_ids.read().map(|v| v.clone()).unwrap_or_default()
+    }
+
+    /// Remembers the gateway's live model list.
+    pub fn set_live_ids(&self, ids: Vec<String>) {
+        if let Ok(mut guard) = self.live_ids.write() {
+            *guard = ids;
+        }
+    }
+}

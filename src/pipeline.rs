@@ -1,0 +1,181 @@
+//! The shared call step: send one chat request upstream, then account for it.
+//!
+//! Every tool that calls a model goes through [`call`], so each answer carries the same
+//! facts — the model that served it, tokens, cost with its source, latency — computed the same
+//! way. Cancellation by the client drops the upstream request at once.
+
+use std::time::Instant;
+
+use rmcp::model::{CallToolResult, ContentBlock};
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+use crate::error::Error;
+use crate::ledger::{self, CostSource, Tokens};
+use crate::upstream::ChatRequest;
+
+/// One model's answer, with its accounting. The output of `chat` and `vision`, and part of
+/// `route_by_task`'s.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Answer {
+    /// The model that served the request, as the gateway reported it.
+    pub model: String,
+    /// The model id requested (after alias resolution).
+    pub requested_model: String,
+    /// The answer text.
+    pub content: String,
+    /// Tool calls the model asked for (OpenAI format), when any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "crate::schema::array_of_objects")]
+    pub tool_calls: Vec<Value>,
+    /// Why generation stopped: stop, length, tool_calls, content_filter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<String>,
+    pub usage: Tokens,
+    /// Cost in USD; absent when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// gateway (reported by the gateway), catalog (price × tokens) or unknown.
+    pub cost_source: CostSource,
+    /// Wall time of the upstream call in milliseconds.
+    pub latency_ms: u64,
+}
+
+impl Answer {
+    /// One line of facts: model, tokens, cost and its source, latency.
+    pub fn facts(&self) -> String {
+        let cost = match self.cost_usd {
+            Some(usd) => format!("${usd:.6} ({})", source_name(self.cost_source)),
+            None => "cost unknown".to_owned(),
+        };
+        format!(
+            "{} · {} in + {} out tokens · {} · {} ms",
+            self.model,
+            self.usage.prompt_tokens,
+            self.usage.completion_tokens,
+            cost,
+            self.latency_ms
+        )
+    }
+
+    /// The text block shown to the agent: the answer, any tool calls, then the facts line.
+    pub fn to_text(&self) -> String {
+        let mut text = self.content.clone();
+        for call in &self.tool_calls {
+            let f = call.get("function").unwrap_or(call);
+            let name = f.get("name").and_then(Value::as_str).unwrap_or("?");
+            let args = f.get("arguments").and_then(Value::as_str).unwrap_or("{}");
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&format!("[tool call] {name}({args})"));
+        }
+        text.push_str("\n\n— ");
+        text.push_str(&self.facts());
+        text
+    }
+}
+
+/// The name of a cost source as it appears in output.
+pub fn source_name(s: CostSource) -> &'static str {
+    match s {
+        CostSource::Gateway => "gateway",
+        CostSource::Catalog => "catalog",
+        CostSource::Unknown => "unknown",
+    }
+}
+
+/// Sends `request` upstream and accounts for the answer.
+pub async fn call(
+    app: &App,
+    request: ChatRequest,
+    ct: &CancellationToken,
+) -> Result<Answer, Error> {
+    let started = Instant::now();
+    let result = tokio::select! {
+        biased;
+        _ = ct.cancelled() => Err(Error::Cancelled),
+        r = app.upstream.chat(&request) => r,
+    };
+    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let response = match result {
+        Ok(r) => r,
+        Err(Error::UnknownModel { model, message, .. }) => {
+            let suggestions = app.catalog.suggest(&model, &app.live_ids());
+            return Err(Error::UnknownModel {
+                model,
+                message,
+                suggestions,
+            });
+        }
+        Err(e) => {
+            tracing::warn!(
+                gen_ai.request.model = %request.model,
+                error.type = e.kind(),
+                latency_ms,
+                "upstream call failed"
+            );
+            return Err(e);
+        }
+    };
+
+    let served = response
+        .model
+        .clone()
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| request.model.clone());
+    let choice = response.choices.into_iter().next().unwrap_or_default();
+    let message = choice.message.unwrap_or_default();
+    let mut tool_calls = message.tool_calls.clone().unwrap_or_default();
+    if let Some(fc) = &message.function_call {
+        tool_calls.push(serde_json::json!({"type": "function", "function": fc}));
+    }
+    // Price the model that actually served the request; fall back to the one requested
+    // (a gateway may report a dated variant the catalog does not list).
+    let price = app
+        .catalog
+        .resolve(&served)
+        .info
+        .or_else(|| app.catalog.get(&request.model))
+        .and_then(|m| m.price);
+    let usage = response.usage.as_ref();
+    let cost = ledger::cost_of(
+        usage.map(|u| u.tokens()),
+        usage.and_then(|u| u.gateway_cost()),
+        price,
+    );
+    let answer = Answer {
+        content: message.text(),
+        model: served,
+        requested_model: request.model,
+        tool_calls,
+        finish_reason: choice.finish_reason,
+        usage: usage.map(|u| u.tokens()).unwrap_or_default(),
+        cost_usd: cost.usd_f64(),
+        cost_source: cost.source,
+        latency_ms,
+    };
+    tracing::info!(
+        gen_ai.request.model = %answer.requested_model,
+        gen_ai.response.model = %answer.model,
+        gen_ai.usage.input_tokens = answer.usage.prompt_tokens,
+        gen_ai.usage.output_tokens = answer.usage.completion_tokens,
+        cost_usd = answer.cost_usd,
+        cost_source = source_name(answer.cost_source),
+        latency_ms,
+        "upstream call done"
+    );
+    Ok(answer)
+}
+
+/// A successful tool result: a short human-readable text block plus the structured value.
+pub fn present<T: Serialize>(text: String, value: &T) -> Result<CallToolResult, Error> {
+    let structured = serde_json::to_value(value)
+        .map_err(|e| Error::BadResponse(format!("could not encode the result: {e}")))?;
+    let mut result = CallToolResult::structured(structured);
+    result.content = vec![ContentBlock::text(text)];
+    Ok(result)
+}

@@ -1,0 +1,198 @@
+//! The MCP handler: one [`Router`] serves every transport. Each tool method is thin — open
+//! a span with the tool name and request id, run the tool, and turn its error (if any) into
+//! a tool result through [`crate::error`]. Transports live in submodules.
+
+pub mod stdio;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tracing::Instrument;
+
+use crate::error::Error;
+use crate::pipeline::present;
+use crate::schema;
+use crate::tools::{chat, compare, list_models, route_by_task, vision};
+use crate::{App, pipeline};
+
+/// What the server tells the agent at initialize (kept under 1 KB).
+pub const INSTRUCTIONS: &str = "llm-router lets you call other LLMs (GPT, Claude, Gemini, DeepSeek, Qwen, 70+ via the AIsa gateway) as tools. \
+Every answer reports the model that served it, tokens, cost_usd (with cost_source: gateway, catalog or unknown) and latency_ms.\n\
+- chat: ask one model. vision: ask about images. compare_models: same prompt to 2-10 models side by side.\n\
+- route_by_task: let the router pick (code, creative, fast, cheap, vision, reasoning, chinese, long_context, general); dry_run=true only explains the choice.\n\
+- list_models: ids, capabilities and prices.\n\
+Picking a model: cheap bulk work -> gemini-2.5-flash-lite or gpt-4o-mini; code and writing -> claude-sonnet-4-5; \
+hard reasoning -> gpt-5; long documents -> gemini-2.5-pro (1M context); Chinese -> qwen3-max. \
+Prefer cheap models for simple tasks, and check cost_usd when calling in loops.";
+
+/// The MCP server: shared application state plus the tool router.
+#[derive(Clone)]
+pub struct Router {
+    app: Arc<App>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl Router {
+    pub fn new(app: Arc<App>) -> Self {
+        Self {
+            app,
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    /// Runs one tool call inside a span, logs its outcome, and maps its error to a tool result.
+    async fn run<F>(
+        &self,
+        tool: &'static str,
+        ctx: &RequestContext<RoleServer>,
+        fut: F,
+    ) -> CallToolResult
+    where
+        F: Future<Output = Result<CallToolResult, Error>>,
+    {
+        let span = tracing::info_span!("tool", gen_ai.tool.name = tool, mcp.request.id = %ctx.id);
+        async move {
+            let started = Instant::now();
+            let result = fut.await;
+            let ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(r) => {
+                    tracing::info!(duration_ms = ms, "tool call ok");
+                    r
+                }
+                Err(e) => {
+                    tracing::info!(duration_ms = ms, error.type = e.kind(), "tool call failed");
+                    e.into_tool_result()
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+#[tool_router]
+impl Router {
+    #[tool(
+        name = "chat",
+        description = chat::DESCRIPTION,
+        input_schema = schema::input::<chat::Input>(),
+        output_schema = schema::output::<chat::Output>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn chat(
+        &self,
+        Parameters(input): Parameters<chat::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(chat::NAME, &ctx, async {
+            let out = chat::execute(&self.app, input, &ctx.ct).await?;
+            present(out.to_text(), &out)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "vision",
+        description = vision::DESCRIPTION,
+        input_schema = schema::input::<vision::Input>(),
+        output_schema = schema::output::<pipeline::Answer>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn vision(
+        &self,
+        Parameters(input): Parameters<vision::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(vision::NAME, &ctx, async {
+            let out = vision::execute(&self.app, input, &ctx.ct).await?;
+            present(out.to_text(), &out)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "compare_models",
+        description = compare::DESCRIPTION,
+        input_schema = schema::input::<compare::Input>(),
+        output_schema = schema::output::<compare::Output>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn compare_models(
+        &self,
+        Parameters(input): Parameters<compare::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(compare::NAME, &ctx, async {
+            let out = compare::execute(&self.app, input, &ctx.ct).await?;
+            present(compare::text(&out), &out)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "list_models",
+        description = list_models::DESCRIPTION,
+        input_schema = schema::input::<list_models::Input>(),
+        output_schema = schema::output::<list_models::Output>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn list_models(
+        &self,
+        Parameters(input): Parameters<list_models::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(list_models::NAME, &ctx, async {
+            let out = list_models::execute(&self.app, input).await?;
+            present(list_models::text(&out), &out)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "route_by_task",
+        description = route_by_task::DESCRIPTION,
+        input_schema = schema::input::<route_by_task::Input>(),
+        output_schema = schema::output::<route_by_task::Output>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn route_by_task(
+        &self,
+        Parameters(input): Parameters<route_by_task::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(route_by_task::NAME, &ctx, async {
+            let out = route_by_task::execute(&self.app, input, &ctx.ct).await?;
+            present(route_by_task::text(&out), &out)
+        })
+        .await
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for Router {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(
+                Implementation::new("llm-router", env!("CARGO_PKG_VERSION"))
+                    .with_title("LLM Router"),
+            )
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instructions_fit_in_one_kilobyte() {
+        assert!(INSTRUCTIONS.len() <= 1024, "{} bytes", INSTRUCTIONS.len());
+    }
+}

@@ -1,0 +1,69 @@
+//! `chat`: ask one model, get its answer with the model served, tokens, cost and latency.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::App;
+use crate::error::{Error, invalid};
+use crate::pipeline::{self, Answer};
+use crate::tools::input::{Conversation, reject_unknown};
+use crate::upstream::ChatRequest;
+use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
+
+pub const NAME: &str = "chat";
+pub const DESCRIPTION: &str = "Ask another LLM (GPT, Claude, Gemini, DeepSeek, Qwen…). \
+Returns the answer with the model served, tokens, cost_usd, cost_source, latency_ms.";
+
+/// Arguments of `chat`.
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Input {
+    /// Model id or alias, e.g. gpt-4.1, claude-sonnet-4-5 Default gpt-4.1-mini.
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    #[serde(flatten)]
+    pub sampling: Sampling,
+    #[serde(flatten)]
+    pub fine: FineSampling,
+    #[serde(flatten)]
+    pub functions: FunctionCalling,
+    #[serde(flatten)]
+    #[schemars(skip)]
+    pub unknown: Map<String, Value>,
+}
+
+/// Output of `chat`.
+pub type Output = Answer;
+
+/// Resolves the model name a tool was given (or the default) to the id sent upstream.
+pub fn model_id(app: &App, model: Option<&str>, default: &str) -> Result<String, Error> {
+    match model {
+        Some(m) if m.trim().is_empty() => Err(invalid(
+            "model is empty: give a model id such as gpt-4.1, or leave it out for the default",
+        )),
+        Some(m) => Ok(app.catalog.resolve(m).id),
+        None => Ok(default.to_owned()),
+    }
+}
+
+pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Answer, Error> {
+    // parse
+    reject_unknown::<Input>(NAME, &input.unknown)?;
+    input.sampling.check()?;
+    input.fine.check()?;
+    let messages = input.conversation.into_messages()?;
+    // decide
+    let model = model_id(app, input.model.as_deref(), &app.catalog.default_model)?;
+    // call + account
+    let request = ChatRequest {
+        model,
+        messages,
+        sampling: input.sampling,
+        fine: input.fine,
+        functions: input.functions,
+    };
+    pipeline::call(app, request, ct).await
+}
