@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use rmcp::model::{CallToolResult, ContentBlock};
+use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
@@ -40,6 +41,9 @@ pub struct Answer {
     pub cost_usd: Option<f64>,
     /// gateway (reported by the gateway), catalog (price × tokens) or unknown.
     pub cost_source: CostSource,
+    /// The exact cost, for sums (`cost_usd` is its presentation).
+    #[serde(skip)]
+    pub cost_exact: Option<Decimal>,
     /// Wall time of the upstream call in milliseconds.
     pub latency_ms: u64,
 }
@@ -156,6 +160,7 @@ pub async fn call(
         usage: usage.map(|u| u.tokens()).unwrap_or_default(),
         cost_usd: cost.usd_f64(),
         cost_source: cost.source,
+        cost_exact: cost.usd,
         latency_ms,
     };
     tracing::info!(

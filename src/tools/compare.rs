@@ -2,6 +2,8 @@
 //! answers, latency and cost side by side. One model failing does not fail the call.
 
 use futures::future::join_all;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -56,6 +58,8 @@ pub struct ModelResult {
     pub cost_usd: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost_source: Option<CostSource>,
+    #[serde(skip)]
+    pub cost_exact: Option<Decimal>,
 }
 
 /// Who won.
@@ -134,6 +138,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
                 usage: None,
                 cost_usd: None,
                 cost_source: None,
+                cost_exact: None,
             },
         })
         .collect();
@@ -163,6 +168,7 @@ fn success(model: String, a: Answer) -> ModelResult {
         usage: Some(a.usage),
         cost_usd: a.cost_usd,
         cost_source: Some(a.cost_source),
+        cost_exact: a.cost_exact,
     }
 }
 
@@ -174,13 +180,14 @@ fn summarise(results: &[ModelResult]) -> Summary {
         .map(|r| r.model.clone());
     let cheapest = ok
         .iter()
-        .filter_map(|r| r.cost_usd.map(|c| (c, r)))
-        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .filter_map(|r| r.cost_exact.map(|c| (c, r)))
+        .min_by_key(|(c, _)| *c)
         .map(|(_, r)| r.model.clone());
+    let total: Decimal = results.iter().filter_map(|r| r.cost_exact).sum();
     Summary {
         fastest,
         cheapest,
-        total_cost_usd: results.iter().filter_map(|r| r.cost_usd).sum(),
+        total_cost_usd: total.to_f64().unwrap_or(0.0),
     }
 }
 
@@ -228,7 +235,8 @@ pub fn text(out: &Output) -> String {
 mod tests {
     use super::*;
 
-    fn r(model: &str, ok: bool, latency_ms: u64, cost: Option<f64>) -> ModelResult {
+    fn r(model: &str, ok: bool, latency_ms: u64, cost: Option<&str>) -> ModelResult {
+        let exact = cost.map(|c| c.parse::<Decimal>().unwrap());
         ModelResult {
             model: model.into(),
             ok,
@@ -237,21 +245,23 @@ mod tests {
             error: None,
             latency_ms,
             usage: None,
-            cost_usd: cost,
+            cost_usd: exact.and_then(|d| d.to_f64()),
             cost_source: None,
+            cost_exact: exact,
         }
     }
 
     #[test]
     fn summary_ignores_failures_and_unknown_costs() {
         let s = summarise(&[
-            r("a", true, 300, Some(0.002)),
+            r("a", true, 300, Some("0.0000644")),
             r("b", true, 100, None),
             r("c", false, 5, None),
-            r("d", true, 200, Some(0.001)),
+            r("d", true, 200, Some("0.00001694")),
         ]);
         assert_eq!(s.fastest.as_deref(), Some("b"));
         assert_eq!(s.cheapest.as_deref(), Some("d"));
-        assert!((s.total_cost_usd - 0.003).abs() < 1e-12);
+        // Summed exactly, then presented: no 8.133999999999999e-05.
+        assert_eq!(s.total_cost_usd, 0.00008134);
     }
 }
