@@ -17,6 +17,26 @@ use crate::config::Config;
 use crate::error::Error;
 pub use types::{ChatRequest, ChatResponse, LiveModel};
 
+/// The most of one upstream response body llm-router reads.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+enum Capped {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body chunk by chunk, giving up once it passes `limit` bytes.
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, Capped> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Capped::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(Capped::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The gateway client.
 #[derive(Debug)]
 pub struct Upstream {
@@ -108,7 +128,15 @@ impl Upstream {
         let response = builder.send().await.map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.bytes().await.map_err(transport)?;
+        let body = read_capped(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                Capped::Transport(e) => transport(e),
+                Capped::TooLarge => Error::BadResponse(format!(
+                    "the response is larger than {} MB; llm-router stopped reading it",
+                    MAX_BODY_BYTES / (1024 * 1024)
+                )),
+            })?;
         if !status.is_success() {
             let mut error = status::from_status(status, &headers, &body, model);
             self.scrub_error(&mut error);
