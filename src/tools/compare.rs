@@ -15,7 +15,7 @@ use crate::ledger::{CostSource, Tokens};
 use crate::pipeline::{self, Answer};
 use crate::tools::input::{Conversation, reject_unknown};
 use crate::upstream::ChatRequest;
-use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
+use crate::upstream::types::Sampling;
 
 pub const NAME: &str = "compare_models";
 pub const DESCRIPTION: &str = "Send one prompt to 2–10 models at once; compare answers, latency and cost. \
@@ -109,13 +109,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     }
     // call + account, concurrently
     let calls = ids.iter().map(|id| {
-        let request = ChatRequest {
-            model: id.clone(),
-            messages: messages.clone(),
-            sampling: input.sampling.clone(),
-            fine: FineSampling::default(),
-            functions: FunctionCalling::default(),
-        };
+        let request = ChatRequest::new(id.clone(), messages.clone(), input.sampling.clone());
         async move {
             let started = std::time::Instant::now();
             let outcome = pipeline::call(app, request, ct).await;

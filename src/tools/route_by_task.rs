@@ -13,7 +13,7 @@ use crate::pipeline::{self, Answer};
 use crate::routing::{self, Task};
 use crate::tools::input::{Conversation, reject_unknown};
 use crate::upstream::ChatRequest;
-use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
+use crate::upstream::types::Sampling;
 
 pub const NAME: &str = "route_by_task";
 pub const DESCRIPTION: &str = "Pick a model for a task, then ask it. dry_run=true returns only the decision \
@@ -75,13 +75,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         return Ok(out);
     }
     // call + account
-    let request = ChatRequest {
-        model: decision.chosen,
-        messages,
-        sampling: input.sampling,
-        fine: FineSampling::default(),
-        functions: FunctionCalling::default(),
-    };
+    let request = ChatRequest::new(decision.chosen, messages, input.sampling);
     out.answer = Some(pipeline::call(app, request, ct).await?);
     Ok(out)
 }

@@ -21,7 +21,7 @@ use crate::pipeline::{self, Answer};
 use crate::tools::chat::model_id;
 use crate::tools::input::reject_unknown;
 use crate::upstream::ChatRequest;
-use crate::upstream::types::{FineSampling, FunctionCalling, Sampling, WireMessage};
+use crate::upstream::types::{Sampling, WireMessage};
 
 pub const NAME: &str = "vision";
 pub const DESCRIPTION: &str = "Ask a vision model about images . Output as chat.";
@@ -116,19 +116,14 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         parts.push(json!({"type": "image_url", "image_url": image_url}));
     }
     // call + account
-    let request = ChatRequest {
-        model,
-        messages: vec![WireMessage {
-            role: "user",
-            content: Value::Array(parts),
-            name: None,
-            tool_call_id: None,
-            tool_calls: None,
-        }],
-        sampling: input.sampling,
-        fine: FineSampling::default(),
-        functions: FunctionCalling::default(),
+    let message = WireMessage {
+        role: "user",
+        content: Value::Array(parts),
+        name: None,
+        tool_call_id: None,
+        tool_calls: None,
     };
+    let request = ChatRequest::new(model, vec![message], input.sampling);
     pipeline::call(app, request, ct).await
 }
 

@@ -132,6 +132,19 @@ pub struct ChatRequest {
     pub functions: FunctionCalling,
 }
 
+impl ChatRequest {
+    /// A plain request: model, messages and the common sampling parameters.
+    pub fn new(model: String, messages: Vec<WireMessage>, sampling: Sampling) -> Self {
+        Self {
+            model,
+            messages,
+            sampling,
+            fine: FineSampling::default(),
+            functions: FunctionCalling::default(),
+        }
+    }
+}
+
 /// `POST /chat/completions` response, read tolerantly.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ChatResponse {
