@@ -1,0 +1,404 @@
+//! A fake OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/models`).
+//!
+//! It binds `127.0.0.1:0`, records every request it receives (method, path,
+//! headers, JSON body) and chooses its behaviour from the requested `model`:
+//!
+//! | model                 | behaviour                                                   |
+//! |-----------------------|-------------------------------------------------------------|
+//! | anything else         | 200, `echo: <last user text>`, usage 1000/2000/3000         |
+//! | `gateway-cost`        | as above plus `usage.cost = 0.0123`                         |
+//! | `gateway-cost-as:<id>`| as `gateway-cost`, answering with `"model": "<id>"`         |
+//! | `no-usage`            | 200 without any `usage`                                     |
+//! | `tool-caller`         | `content: null` + one `get_weather` tool call               |
+//! | `served-as:<id>`      | 200 answering with `"model": "<id>"`                        |
+//! | `status-402/429/500/502/503` | that status (429 old error shape, 502 HTML body)     |
+//! | `gpt-5x`, `missing-*` | 404 `model_not_found`                                       |
+//! | `slow`                | sleeps 5 s, then answers normally                           |
+//! | `rendezvous-*`        | waits (up to 5 s) until two `rendezvous-*` requests are in  |
+//! |                       | flight at once, then answers; 504 if the partner never came |
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+
+use crate::util::KEY;
+
+/// The prompt/completion token counts every successful fake answer reports.
+pub const PROMPT_TOKENS: u64 = 1000;
+pub const COMPLETION_TOKENS: u64 = 2000;
+/// `usage.cost` reported by the `gateway-cost` model.
+pub const GATEWAY_COST: f64 = 0.0123;
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    /// Header names are lower-case.
+    pub headers: HashMap<String, String>,
+    /// The JSON body (`Value::Null` when empty or not JSON).
+    pub body: Value,
+}
+
+impl Recorded {
+    pub fn authorization(&self) -> Option<&str> {
+        self.headers.get("authorization").map(String::as_str)
+    }
+}
+
+struct Inner {
+    expected_key: String,
+    requests: Mutex<Vec<Recorded>>,
+    models_fail: AtomicBool,
+    rendezvous: tokio::sync::Barrier,
+}
+
+pub struct FakeUpstream {
+    addr: SocketAddr,
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeUpstream {
+    /// A fake gateway that accepts `Authorization: Bearer <util::KEY>`.
+    pub async fn start() -> Self {
+        Self::start_expecting_key(KEY).await
+    }
+
+    /// A fake gateway that accepts only `Authorization: Bearer <key>`.
+    pub async fn start_expecting_key(key: &str) -> Self {
+        let inner = Arc::new(Inner {
+            expected_key: key.to_owned(),
+            requests: Mutex::new(Vec::new()),
+            models_fail: AtomicBool::new(false),
+            rendezvous: tokio::sync::Barrier::new(2),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(chat_completions))
+            .route("/v1/models", get(list_models))
+            .fallback(fallback)
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind fake upstream");
+        let addr = listener.local_addr().expect("fake upstream address");
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .expect("fake upstream serve");
+        });
+        FakeUpstream { addr, inner, task }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, suitable for `AISA_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Make `GET /v1/models` answer 500 (to exercise the offline path).
+    pub fn set_models_failing(&self, failing: bool) {
+        self.inner.models_fail.store(failing, Ordering::SeqCst);
+    }
+
+    /// Every request received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// Every `POST /v1/chat/completions` received so far.
+    pub fn chat_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && r.path == "/v1/chat/completions")
+            .collect()
+    }
+
+    /// The body of the only chat request received (panics unless exactly one).
+    pub fn only_chat_body(&self) -> Value {
+        let chats = self.chat_requests();
+        assert_eq!(
+            chats.len(),
+            1,
+            "expected exactly one chat request upstream, got {chats:#?}"
+        );
+        chats[0].body.clone()
+    }
+
+    /// Every `GET /v1/models` received so far.
+    pub fn models_requests(&self) -> Vec<Recorded> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "GET" && r.path == "/v1/models")
+            .collect()
+    }
+}
+
+fn record(inner: &Inner, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
+    let headers = headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_ascii_lowercase(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let body = serde_json::from_slice(body).unwrap_or(Value::Null);
+    inner.requests.lock().unwrap().push(Recorded {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+        headers,
+        body,
+    });
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let expected = format!("Bearer {}", inner.expected_key);
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == expected)
+}
+
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        axum::Json(json!({"error": {
+            "code": "invalid_api_key",
+            "message": "Invalid API key",
+            "type": "authentication_error"
+        }})),
+    )
+        .into_response()
+}
+
+fn json_status(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+}
+
+/// Text of the last `user` message; for array content, its text parts.
+fn last_user_text(body: &Value) -> String {
+    let Some(messages) = body["messages"].as_array() else {
+        return String::new();
+    };
+    let Some(last) = messages.iter().rev().find(|m| m["role"] == "user") else {
+        return String::new();
+    };
+    match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter(|p| p["type"] == "text")
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}
+
+fn completion(model: &str, message: Value, finish_reason: &str, usage: Option<Value>) -> Value {
+    let mut v = json!({
+        "id": "chatcmpl-fake-123",
+        "object": "chat.completion",
+        "created": 1_760_000_000u64,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": message,
+            "finish_reason": finish_reason
+        }]
+    });
+    if let Some(usage) = usage {
+        v["usage"] = usage;
+    }
+    v
+}
+
+fn standard_usage() -> Value {
+    json!({
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS
+    })
+}
+
+async fn chat_completions(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, &method, &uri, &headers, &body);
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let Ok(req) = serde_json::from_slice::<Value>(&body) else {
+        return json_status(
+            400,
+            json!({"error": {"code": "invalid_json", "message": "body is not JSON"}}),
+        );
+    };
+    let model = req["model"].as_str().unwrap_or_default().to_owned();
+    let echo = format!("echo: {}", last_user_text(&req));
+    let answer = json!({"role": "assistant", "content": echo});
+
+    match model.as_str() {
+        m if m == "gateway-cost" || m.starts_with("gateway-cost-as:") => {
+            let served = m.strip_prefix("gateway-cost-as:").unwrap_or(m);
+            let mut usage = standard_usage();
+            usage["cost"] = json!(GATEWAY_COST);
+            axum::Json(completion(served, answer, "stop", Some(usage))).into_response()
+        }
+        "no-usage" => axum::Json(completion(&model, answer, "stop", None)).into_response(),
+        "tool-caller" => {
+            let message = json!({
+                "role": "assistant",
+                "content": null,
+                "tool_calls": [{
+                    "id": "call_abc123",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}
+                }]
+            });
+            axum::Json(completion(&model, message, "tool_calls", Some(standard_usage())))
+                .into_response()
+        }
+        "status-402" => json_status(
+            402,
+            json!({"error": {
+                "code": "insufficient_credits",
+                "message": "Your account does not have enough credits",
+                "type": "billing_error"
+            }}),
+        ),
+        "status-429" => json_status(
+            429,
+            json!({"error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}),
+        ),
+        "status-500" => json_status(
+            500,
+            json!({"error": {
+                "type": "server_error",
+                "code": "internal_error",
+                "message": "Something broke inside the gateway",
+                "request_id": "req_fake_500"
+            }}),
+        ),
+        "status-502" => (
+            StatusCode::BAD_GATEWAY,
+            [(header::CONTENT_TYPE, "text/html")],
+            "<html><head><title>502 Bad Gateway</title></head>\
+             <body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
+        )
+            .into_response(),
+        "status-503" => json_status(
+            503,
+            json!({"error": {
+                "code": "service_unavailable",
+                "message": "The service is temporarily unavailable"
+            }}),
+        ),
+        m if m == "gpt-5x" || m.starts_with("missing-") => json_status(
+            404,
+            json!({"error": {
+                "code": "model_not_found",
+                "message": format!("The model `{m}` does not exist")
+            }}),
+        ),
+        m if m.starts_with("rendezvous-") => {
+            match tokio::time::timeout(Duration::from_secs(5), inner.rendezvous.wait()).await {
+                Ok(_) => axum::Json(completion(m, answer, "stop", Some(standard_usage())))
+                    .into_response(),
+                Err(_) => json_status(
+                    504,
+                    json!({"error": {"code": "no_partner",
+                                     "message": "requests were not concurrent"}}),
+                ),
+            }
+        }
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            axum::Json(completion(&model, answer, "stop", Some(standard_usage()))).into_response()
+        }
+        m => {
+            let served = m.strip_prefix("served-as:").unwrap_or(m);
+            axum::Json(completion(served, answer, "stop", Some(standard_usage()))).into_response()
+        }
+    }
+}
+
+/// Ids the fake's `GET /v1/models` lists.
+pub const LIVE_MODEL_IDS: &[&str] = &[
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4o-mini",
+    "claude-sonnet-4-5-20250929",
+    "gemini-2.5-flash",
+    "deepseek-v3.2",
+    "kimi-k2",
+];
+
+async fn list_models(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, &method, &uri, &headers, &body);
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    if inner.models_fail.load(Ordering::SeqCst) {
+        return json_status(
+            500,
+            json!({"error": {"type": "server_error", "code": "internal_error",
+                             "message": "models listing is down", "request_id": "req_models"}}),
+        );
+    }
+    let data: Vec<Value> = LIVE_MODEL_IDS
+        .iter()
+        .map(|id| {
+            let owner = match *id {
+                i if i.starts_with("gpt") => "openai",
+                i if i.starts_with("claude") => "anthropic",
+                i if i.starts_with("gemini") => "google",
+                i if i.starts_with("deepseek") => "deepseek",
+                _ => "moonshot",
+            };
+            json!({"id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": owner})
+        })
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn fallback(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, &method, &uri, &headers, &body);
+    json_status(
+        404,
+        json!({"error": {"code": "not_found", "message": format!("no route for {method} {uri}")}}),
+    )
+}

@@ -1,0 +1,33 @@
+//! Integration tests for the `llm-router` MCP server.
+//!
+//! Every test starts its own fake OpenAI-compatible upstream (an axum server on
+//! an ephemeral loopback port) and its own `llm-router serve` child process,
+//! then talks to it over stdio through rmcp's client, exactly as an MCP host
+//! would. Everything lives in this one test binary so cargo links it once.
+
+#[path = "suite/util.rs"]
+mod util;
+
+#[path = "suite/fake_upstream.rs"]
+mod fake_upstream;
+
+#[path = "suite/chat.rs"]
+mod chat;
+
+#[path = "suite/vision.rs"]
+mod vision;
+
+#[path = "suite/compare.rs"]
+mod compare;
+
+#[path = "suite/list_models.rs"]
+mod list_models;
+
+#[path = "suite/route_by_task.rs"]
+mod route_by_task;
+
+#[path = "suite/errors.rs"]
+mod errors;
+
+#[path = "suite/schemas.rs"]
+mod schemas;
