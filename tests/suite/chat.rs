@@ -421,25 +421,7 @@ async fn chat_requires_a_prompt_or_messages() {
 #[tokio::test]
 async fn chat_catalog_costs_match_the_price_table() {
     let (_fake, server) = start_with_fake().await;
-    let table: &[(&str, f64, f64)] = &[
-        ("gpt-4.1", 1.40, 5.60),
-        ("gpt-4.1-mini", 0.28, 1.12),
-        ("gpt-4o", 1.75, 7.00),
-        ("gpt-4o-mini", 0.105, 0.42),
-        ("gpt-5", 0.875, 7.00),
-        ("gpt-5-mini", 0.175, 1.40),
-        ("claude-sonnet-4-5-20250929", 3.0, 15.0),
-        ("claude-opus-4-1-20250805", 15.0, 75.0),
-        ("claude-haiku-4-5-20251001", 1.0, 5.0),
-        ("gemini-2.5-pro", 0.875, 7.0),
-        ("gemini-2.5-flash", 0.21, 1.75),
-        ("gemini-2.5-flash-lite", 0.07, 0.28),
-        ("deepseek-v3.1", 0.4018, 1.2047),
-        ("deepseek-v3.2", 0.2009, 0.3017),
-        ("deepseek-r1", 0.4018, 1.6058),
-        ("qwen3-max", 0.72, 3.60),
-        ("qwen-plus-2025-12-01", 0.28, 0.84),
-    ];
+    let table = AISA_PRICES;
     for (model, input, output) in table {
         let r = server
             .call("chat", json!({"model": model, "prompt": "hi"}))

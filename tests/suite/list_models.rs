@@ -5,27 +5,6 @@ use serde_json::{Value, json};
 use crate::fake_upstream::FakeUpstream;
 use crate::util::*;
 
-/// Every model id in the built-in catalog (with its per-1M prices).
-pub const CATALOG: &[(&str, f64, f64)] = &[
-    ("gpt-4.1", 1.40, 5.60),
-    ("gpt-4.1-mini", 0.28, 1.12),
-    ("gpt-4o", 1.75, 7.00),
-    ("gpt-4o-mini", 0.105, 0.42),
-    ("gpt-5", 0.875, 7.00),
-    ("gpt-5-mini", 0.175, 1.40),
-    ("claude-sonnet-4-5-20250929", 3.0, 15.0),
-    ("claude-opus-4-1-20250805", 15.0, 75.0),
-    ("claude-haiku-4-5-20251001", 1.0, 5.0),
-    ("gemini-2.5-pro", 0.875, 7.0),
-    ("gemini-2.5-flash", 0.21, 1.75),
-    ("gemini-2.5-flash-lite", 0.07, 0.28),
-    ("deepseek-v3.1", 0.4018, 1.2047),
-    ("deepseek-v3.2", 0.2009, 0.3017),
-    ("deepseek-r1", 0.4018, 1.6058),
-    ("qwen3-max", 0.72, 3.60),
-    ("qwen-plus-2025-12-01", 0.28, 0.84),
-];
-
 fn models(v: &Value) -> Vec<Value> {
     v["models"]
         .as_array()
@@ -71,7 +50,7 @@ async fn list_models_merges_the_live_list_with_the_catalog() {
     assert_eq!(opus["in_catalog"], true);
     assert_ne!(opus["available"], true, "{opus:#}");
 
-    for (id, input, output) in CATALOG {
+    for (id, input, output) in AISA_PRICES {
         let m = find(&ms, id).unwrap_or_else(|| panic!("catalog model {id} missing"));
         assert_close(&m["input_price"], *input);
         assert_close(&m["output_price"], *output);
@@ -213,7 +192,7 @@ async fn list_models_falls_back_to_the_catalog_when_the_gateway_fails() {
         "note should say the list is catalog-only: {note}"
     );
     let ms = models(&v);
-    for (id, _, _) in CATALOG {
+    for (id, _, _) in AISA_PRICES {
         let m = find(&ms, id).unwrap_or_else(|| panic!("catalog model {id} missing offline"));
         assert_eq!(m["in_catalog"], true);
         assert_ne!(
@@ -238,7 +217,7 @@ async fn list_models_works_when_the_gateway_is_unreachable() {
     let v = expect_ok(&server.call("list_models", json!({})).await);
     assert_eq!(v["live"], false);
     let ms = models(&v);
-    for (id, _, _) in CATALOG {
+    for (id, _, _) in AISA_PRICES {
         assert!(find(&ms, id).is_some(), "catalog model {id} missing: {v:#}");
     }
     assert!(ms.iter().all(|m| m["in_catalog"] == true), "{v:#}");
