@@ -10,6 +10,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
+
+use crate::routing::cooldown::CooldownConfig;
+use crate::routing::retry::RetryConfig;
 use url::Url;
 
 /// The AIsa gateway, used when `AISA_BASE_URL` is not set.
@@ -46,6 +49,8 @@ pub struct Config {
     /// Canonical directories from which `vision` may read local files.
     pub allowed_dirs: Vec<PathBuf>,
     pub max_image_bytes: u64,
+    pub retry: RetryConfig,
+    pub cooldown: CooldownConfig,
 }
 
 /// A configuration value that cannot be used; the message names the variable and the value.
@@ -144,6 +149,8 @@ impl RawConfig {
             connect_timeout: CONNECT_TIMEOUT,
             allowed_dirs,
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
+            retry: RetryConfig::default(),
+            cooldown: CooldownConfig::default(),
         })
     }
 }

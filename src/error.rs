@@ -137,6 +137,14 @@ impl Error {
         }
     }
 
+    /// How long the gateway asked us to wait, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// A short machine-readable kind, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

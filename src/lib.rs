@@ -34,6 +34,8 @@ pub struct App {
     pub config: config::Config,
     pub catalog: catalog::Catalog,
     pub upstream: upstream::Upstream,
+    /// Per-model health, for skipping models that keep failing.
+    pub cooldowns: routing::cooldown::Cooldowns,
     /// Model ids from the last successful `GET /models`, for "did you mean" suggestions.
     live_ids: RwLock<Vec<String>>,
 }
@@ -45,6 +47,7 @@ impl App {
         let catalog = catalog::Catalog::embedded()?;
         let upstream = upstream::Upstream::new(&config)?;
         Ok(Arc::new(Self {
+            cooldowns: routing::cooldown::Cooldowns::new(config.cooldown),
             config,
             catalog,
             upstream,

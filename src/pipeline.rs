@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::App;
 use crate::error::Error;
 use crate::ledger::{self, CostSource, Tokens};
+use crate::routing::executor::{self, Attempt};
 use crate::upstream::ChatRequest;
 
 /// One model's answer, with its accounting. The output of `chat` and `vision`, and part of
@@ -44,6 +45,8 @@ pub struct Answer {
     /// The exact cost, for sums (`cost_usd` is its presentation).
     #[serde(skip)]
     pub cost_exact: Option<Decimal>,
+    /// Every try and skip that led to this answer, in order (retries and fallbacks).
+    pub attempts: Vec<Attempt>,
     /// Wall time of the upstream call in milliseconds.
     pub latency_ms: u64,
 }
@@ -92,8 +95,26 @@ pub fn source_name(s: CostSource) -> &'static str {
     }
 }
 
-/// Sends `request` upstream and accounts for the answer.
+/// Calls `request.model`, then `fallbacks` in order if it fails, through the fallback
+/// executor (retries, cooldowns); the answer records every attempt.
 pub async fn call(
+    app: &App,
+    request: ChatRequest,
+    fallbacks: &[String],
+    ct: &CancellationToken,
+) -> Result<Answer, Error> {
+    let mut chain = Vec::with_capacity(1 + fallbacks.len());
+    chain.push(request.model.clone());
+    for m in fallbacks {
+        if !chain.contains(m) {
+            chain.push(m.clone());
+        }
+    }
+    executor::run(app, &chain, request, ct).await
+}
+
+/// Sends `request` upstream once and accounts for the answer.
+pub async fn call_once(
     app: &App,
     request: ChatRequest,
     ct: &CancellationToken,
@@ -161,6 +182,7 @@ pub async fn call(
         cost_usd: cost.usd_f64(),
         cost_source: cost.source,
         cost_exact: cost.usd,
+        attempts: Vec::new(),
         latency_ms,
     };
     tracing::info!(

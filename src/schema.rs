@@ -21,17 +21,35 @@ pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
     Arc::new(schema)
 }
 
-/// The portable output schema of a tool's result type (what `Serialize` writes). Descriptions
-/// and `required` lists are dropped: clients use output schemas to validate results, not to
-/// prompt the model, and every byte of `tools/list` costs the agent context on every turn.
+/// The portable output schema of a tool's result type (what `Serialize` writes). Clients use
+/// output schemas to validate results, not to prompt the model, and every byte of
+/// `tools/list` costs the agent context on every turn; so an output schema names and types
+/// each top-level field, but does not expand nested objects (they are `{"type":"object"}`,
+/// arrays of them `{"type":"array","items":{"type":"object"}}`), and carries no descriptions
+/// or `required` lists.
 pub fn output<T: JsonSchema>() -> Arc<JsonObject> {
     let mut value = Value::Object(generate::<T>(
         SchemaSettings::draft2020_12().for_serialize(),
     ));
     strip_descriptions(&mut value);
+    if let Some(Value::Object(props)) = value.get_mut("properties") {
+        props.values_mut().for_each(collapse_nested);
+    }
     match value {
         Value::Object(map) => Arc::new(map),
         _ => Arc::new(Map::new()),
+    }
+}
+
+/// Replaces a nested object schema by its bare type (see [`output`]).
+fn collapse_nested(schema: &mut Value) {
+    let Value::Object(map) = schema else { return };
+    if map.contains_key("properties") {
+        *schema = serde_json::json!({"type": "object"});
+    } else if let Some(Value::Object(items)) = map.get_mut("items")
+        && items.contains_key("properties")
+    {
+        *items = Map::from_iter([("type".to_owned(), Value::String("object".into()))]);
     }
 }
 

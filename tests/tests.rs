@@ -31,3 +31,6 @@ mod errors;
 
 #[path = "suite/schemas.rs"]
 mod schemas;
+
+#[path = "suite/fallback.rs"]
+mod fallback;

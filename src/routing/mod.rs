@@ -1,9 +1,12 @@
 //! Routing: which model serves a request.
 //!
-//! Today this is the task map from the catalog (`route_by_task` picks the first model of the
-//! task's chain and offers the rest as fallbacks). The routing engine — prompt
-//! classification, price and capability constraints, fallback execution with retries and
-//! cooldowns — grows here behind the same [`decide`] seam, so tools do not change.
+//! [`decide`] picks a model chain for a task from the catalog's task map; [`executor`] runs a
+//! chain with [`retry`] and [`cooldown`]. Prompt classification and price/capability
+//! constraints grow here behind the same seam, so tools do not change.
+
+pub mod cooldown;
+pub mod executor;
+pub mod retry;
 
 use std::fmt;
 

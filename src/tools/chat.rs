@@ -6,9 +6,9 @@ use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
 use crate::App;
-use crate::error::{Error, invalid};
+use crate::error::Error;
 use crate::pipeline::{self, Answer};
-use crate::tools::input::{Conversation, reject_unknown};
+use crate::tools::input::{Conversation, fallback_ids, model_id, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
 
@@ -22,6 +22,9 @@ pub struct Input {
     /// Model id or alias, e.g. gpt-4.1, claude-sonnet-4-5 Default gpt-4.1-mini.
     #[serde(default)]
     pub model: Option<String>,
+    /// Models to try in order if model fails.
+    #[serde(default)]
+    pub fallback_models: Vec<String>,
     #[serde(flatten)]
     pub conversation: Conversation,
     #[serde(flatten)]
@@ -38,17 +41,6 @@ pub struct Input {
 /// Output of `chat`.
 pub type Output = Answer;
 
-/// Resolves the model name a tool was given (or the default) to the id sent upstream.
-pub fn model_id(app: &App, model: Option<&str>, default: &str) -> Result<String, Error> {
-    match model {
-        Some(m) if m.trim().is_empty() => Err(invalid(
-            "model is empty: give a model id such as gpt-4.1, or leave it out for the default",
-        )),
-        Some(m) => Ok(app.catalog.resolve(m).id),
-        None => Ok(default.to_owned()),
-    }
-}
-
 pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Answer, Error> {
     // parse
     reject_unknown::<Input>(NAME, &input.unknown)?;
@@ -57,6 +49,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     let messages = input.conversation.into_messages()?;
     // decide
     let model = model_id(app, input.model.as_deref(), &app.catalog.default_model)?;
+    let fallbacks = fallback_ids(app, &input.fallback_models)?;
     // call + account
     let request = ChatRequest {
         model,
@@ -65,5 +58,5 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         fine: input.fine,
         functions: input.functions,
     };
-    pipeline::call(app, request, ct).await
+    pipeline::call(app, request, &fallbacks, ct).await
 }

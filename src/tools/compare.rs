@@ -112,7 +112,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         let request = ChatRequest::new(id.clone(), messages.clone(), input.sampling.clone());
         async move {
             let started = std::time::Instant::now();
-            let outcome = pipeline::call(app, request, ct).await;
+            let outcome = pipeline::call(app, request, &[], ct).await;
             (outcome, started.elapsed())
         }
     });

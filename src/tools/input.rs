@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use crate::App;
 use crate::error::{Error, invalid};
 use crate::upstream::types::WireMessage;
 
@@ -137,6 +138,32 @@ fn wire(i: usize, m: Message) -> Result<WireMessage, Error> {
         tool_call_id: m.tool_call_id,
         tool_calls: m.tool_calls,
     })
+}
+
+/// Resolves the model name a tool was given (or the default) to the id sent upstream.
+pub fn model_id(app: &App, model: Option<&str>, default: &str) -> Result<String, Error> {
+    match model {
+        Some(m) if m.trim().is_empty() => Err(invalid(
+            "model is empty: give a model id such as gpt-4.1, or leave it out for the default",
+        )),
+        Some(m) => Ok(app.catalog.resolve(m).id),
+        None => Ok(default.to_owned()),
+    }
+}
+
+/// Resolves `fallback_models` (aliases to ids), rejecting empty names.
+pub fn fallback_ids(app: &App, models: &[String]) -> Result<Vec<String>, Error> {
+    models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if m.trim().is_empty() {
+                Err(invalid(format!("fallback_models[{i}] is empty")))
+            } else {
+                Ok(app.catalog.resolve(m).id)
+            }
+        })
+        .collect()
 }
 
 /// Fails when the arguments held names the tool `T` does not know; the message lists the

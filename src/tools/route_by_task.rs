@@ -11,7 +11,7 @@ use crate::App;
 use crate::error::Error;
 use crate::pipeline::{self, Answer};
 use crate::routing::{self, Task};
-use crate::tools::input::{Conversation, reject_unknown};
+use crate::tools::input::{Conversation, fallback_ids, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::Sampling;
 
@@ -26,6 +26,9 @@ pub struct Input {
     pub task: Task,
     #[serde(flatten)]
     pub conversation: Conversation,
+    /// Models to try in order if the chosen one fails (default: the task's chain).
+    #[serde(default)]
+    pub fallback_models: Vec<String>,
     /// Only decide; do not call the model.
     #[serde(default)]
     #[schemars(default = "no_default")]
@@ -63,11 +66,16 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     let messages = input.conversation.into_messages()?;
     // decide
     let decision = routing::decide(&app.catalog, input.task);
+    let fallbacks = if input.fallback_models.is_empty() {
+        decision.fallbacks
+    } else {
+        fallback_ids(app, &input.fallback_models)?
+    };
     let mut out = Output {
         chosen_model: decision.chosen.clone(),
         task: decision.task,
         reason: decision.reason,
-        fallback_chain: decision.fallbacks,
+        fallback_chain: fallbacks,
         dry_run: input.dry_run,
         answer: None,
     };
@@ -76,7 +84,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     }
     // call + account
     let request = ChatRequest::new(decision.chosen, messages, input.sampling);
-    out.answer = Some(pipeline::call(app, request, ct).await?);
+    out.answer = Some(pipeline::call(app, request, &out.fallback_chain, ct).await?);
     Ok(out)
 }
 

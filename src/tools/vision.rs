@@ -18,8 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::App;
 use crate::error::{Error, invalid};
 use crate::pipeline::{self, Answer};
-use crate::tools::chat::model_id;
-use crate::tools::input::reject_unknown;
+use crate::tools::input::{fallback_ids, model_id, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::{Sampling, WireMessage};
 
@@ -56,6 +55,9 @@ pub struct Input {
     /// Vision model. Default gpt-4.1-mini.
     #[serde(default)]
     pub model: Option<String>,
+    /// Models to try in order if model fails.
+    #[serde(default)]
+    pub fallback_models: Vec<String>,
     /// What to ask about the images.
     pub prompt: String,
     /// 1–16 https URLs, data: URIs or file paths.
@@ -89,20 +91,9 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         input.model.as_deref(),
         &app.catalog.default_vision_model,
     )?;
-    if let Some(info) = app.catalog.get(&model).filter(|m| !m.vision) {
-        let capable: Vec<&str> = app
-            .catalog
-            .models()
-            .iter()
-            .filter(|m| m.vision)
-            .map(|m| m.id.as_str())
-            .take(6)
-            .collect();
-        return Err(invalid(format!(
-            "{} does not accept images; use a vision model such as {}",
-            info.id,
-            capable.join(", ")
-        )));
+    let fallbacks = fallback_ids(app, &input.fallback_models)?;
+    for id in std::iter::once(&model).chain(&fallbacks) {
+        check_accepts_images(app, id)?;
     }
     let mut parts = vec![json!({"type": "text", "text": input.prompt})];
     for (i, image) in input.images.iter().enumerate() {
@@ -124,7 +115,30 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         tool_calls: None,
     };
     let request = ChatRequest::new(model, vec![message], input.sampling);
-    pipeline::call(app, request, ct).await
+    pipeline::call(app, request, &fallbacks, ct).await
+}
+
+/// Fails when the catalog knows `id` and says it takes no images (unknown models are let
+/// through: the gateway knows more models than the catalog).
+fn check_accepts_images(app: &App, id: &str) -> Result<(), Error> {
+    match app.catalog.get(id) {
+        Some(info) if !info.vision => {
+            let capable: Vec<&str> = app
+                .catalog
+                .models()
+                .iter()
+                .filter(|m| m.vision)
+                .map(|m| m.id.as_str())
+                .take(6)
+                .collect();
+            Err(invalid(format!(
+                "{} does not accept images; use a vision model such as {}",
+                info.id,
+                capable.join(", ")
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn prefix_error(i: usize, e: Error) -> Error {

@@ -136,10 +136,10 @@ fn truncate(s: &str) -> String {
     out
 }
 
-/// `Retry-After` in seconds. (HTTP-date values are the routing engine's concern.)
+/// `Retry-After`: delay seconds or an HTTP date.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    v.parse::<u64>().ok().map(Duration::from_secs)
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    crate::routing::retry::parse_retry_after(v, std::time::SystemTime::now())
 }
 
 #[cfg(test)]

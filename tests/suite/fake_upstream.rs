@@ -259,6 +259,18 @@ async fn chat_completions(
     let echo = format!("echo: {}", last_user_text(&req));
     let answer = json!({"role": "assistant", "content": echo});
 
+    // How many chat requests for this model the fake has seen, this one included.
+    let seen = inner
+        .requests
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions") && r.body["model"] == model.as_str())
+        .count();
+    if let Some(r) = failure_mode(&model, seen, &last_user_text(&req)) {
+        return r;
+    }
+
     match model.as_str() {
         m if m == "gateway-cost" || m.starts_with("gateway-cost-as:") => {
             let served = m.strip_prefix("gateway-cost-as:").unwrap_or(m);
@@ -341,6 +353,62 @@ async fn chat_completions(
             let served = m.strip_prefix("served-as:").unwrap_or(m);
             axum::Json(completion(served, answer, "stop", Some(standard_usage()))).into_response()
         }
+    }
+}
+
+/// Failure modes for the routing tests, chosen by model name (and `seen`, the number of
+/// requests for that model so far, this one included):
+/// - `flaky-<status>-<n>`: the first n requests fail with that status, later ones answer;
+/// - `retry-after-1`: the first request gets 429 with `Retry-After: 1`;
+/// - `retry-after-date`: the first request gets 429 with `Retry-After` as an HTTP date 2 s ahead;
+/// - `retry-after-long`: always 429 with `Retry-After: 120`;
+/// - `status-400`, `status-401`: always that status;
+/// - any model, when the prompt contains `too-long-for=<that model>`: a 400 context-length error.
+fn failure_mode(model: &str, seen: usize, prompt: &str) -> Option<Response> {
+    let rate_limited = |retry_after: String| {
+        let mut r = json_status(
+            429,
+            json!({"error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, retry_after.parse().unwrap());
+        r
+    };
+    if prompt.contains(&format!("too-long-for={model}")) {
+        return Some(json_status(
+            400,
+            json!({"error": {
+                "type": "invalid_request_error",
+                "code": "context_length_exceeded",
+                "message": "This model's maximum context length is 128000 tokens"
+            }}),
+        ));
+    }
+    if let Some(rest) = model.strip_prefix("flaky-") {
+        let (status, n) = rest.split_once('-')?;
+        let (status, n): (u16, usize) = (status.parse().ok()?, n.parse().ok()?);
+        return (seen <= n).then(|| {
+            json_status(
+                status,
+                json!({"error": {"code": "flaky", "message": format!("failure {seen} of {n}")}}),
+            )
+        });
+    }
+    match model {
+        "retry-after-1" if seen == 1 => Some(rate_limited("1".into())),
+        "retry-after-date" if seen == 1 => Some(rate_limited(httpdate::fmt_http_date(
+            std::time::SystemTime::now() + Duration::from_secs(2),
+        ))),
+        "retry-after-long" => Some(rate_limited("120".into())),
+        "status-400" => Some(json_status(
+            400,
+            json!({"error": {"code": "invalid_request_error", "message": "temperature is invalid"}}),
+        )),
+        "status-401" => Some(json_status(
+            401,
+            json!({"error": {"code": "invalid_api_key", "message": "Invalid API key"}}),
+        )),
+        _ => None,
     }
 }
 
