@@ -32,5 +32,8 @@ mod errors;
 #[path = "suite/schemas.rs"]
 mod schemas;
 
+#[path = "suite/http.rs"]
+mod http;
+
 #[path = "suite/fallback.rs"]
 mod fallback;

@@ -2,6 +2,8 @@
 //! a span with the tool name and request id, run the tool, and turn its error (if any) into
 //! a tool result through [`crate::error`]. Transports live in submodules.
 
+pub mod http;
+pub mod legacy_sse;
 pub mod stdio;
 
 use std::future::Future;
