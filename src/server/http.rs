@@ -191,13 +191,15 @@ fn routes(
         // The middleware already checked both; rmcp checks again with the same lists.
         .with_allowed_hosts(policy.hosts.iter().map(|h| h.trim_matches(['[', ']'])))
         .with_allowed_origins(policy.origins.iter().map(AllowedOrigin::to_rmcp));
-    let factory_app = app.clone();
+    // Built once (tool router and schemas included); every session serves a clone.
+    let handler = Router::new(app);
+    let factory_handler = handler.clone();
     let mcp = StreamableHttpService::new(
-        move || Ok(Router::new(factory_app.clone())),
+        move || Ok(factory_handler.clone()),
         LocalSessionManager::default().into(),
         config,
     );
-    let legacy = LegacySse::new(app, sessions, in_flight.clone(), SSE_KEEP_ALIVE);
+    let legacy = LegacySse::new(handler, sessions, in_flight.clone(), SSE_KEEP_ALIVE);
 
     axum::Router::new()
         .nest_service("/mcp", mcp)

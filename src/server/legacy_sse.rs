@@ -29,7 +29,6 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::{CancellationToken, PollSender};
 
-use crate::App;
 use crate::server::Router;
 use crate::server::http::{InFlight, Ticket};
 
@@ -39,7 +38,8 @@ const CHANNEL: usize = 64;
 /// Shared state of the legacy endpoints.
 #[derive(Clone)]
 pub struct LegacySse {
-    app: Arc<App>,
+    /// The handler, built once; each session serves a clone.
+    handler: Router,
     sessions: Arc<Mutex<HashMap<String, Session>>>,
     /// Cancelled at shutdown: every session stops and its stream ends.
     shutdown: CancellationToken,
@@ -57,13 +57,13 @@ struct Session {
 
 impl LegacySse {
     pub fn new(
-        app: Arc<App>,
+        handler: Router,
         shutdown: CancellationToken,
         in_flight: InFlight,
         keep_alive: Duration,
     ) -> Self {
         Self {
-            app,
+            handler,
             sessions: Arc::default(),
             shutdown,
             in_flight,
@@ -127,7 +127,7 @@ async fn open(
         );
 
     let ct = state.shutdown.child_token();
-    let handler = Router::new(state.app.clone());
+    let handler = state.handler.clone();
     let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
     let session_ct = ct.clone();
     let session_id = id.clone();

@@ -69,16 +69,7 @@ async fn server_starts_and_lists_five_tools_without_a_key() {
         .map(|t| t.name.to_string())
         .collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "chat",
-            "compare_models",
-            "list_models",
-            "route_by_task",
-            "vision"
-        ]
-    );
+    assert_eq!(names, TOOL_NAMES);
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::fake_upstream::FakeUpstream;
-use crate::util::{KEY, expect_ok};
+use crate::util::{KEY, TOOL_NAMES, expect_ok};
 
 /// How long the server may take to start, and any request to answer.
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -197,16 +197,7 @@ async fn streamable_http_initialize_list_tools_and_chat() {
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(
-        names,
-        [
-            "chat",
-            "compare_models",
-            "list_models",
-            "route_by_task",
-            "vision"
-        ]
-    );
+    assert_eq!(names, TOOL_NAMES);
 
     let args = json!({"model": "gpt-4.1", "prompt": "hello over http"});
     let params =

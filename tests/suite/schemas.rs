@@ -5,14 +5,6 @@ use serde_json::{Map, Value, json};
 
 use crate::util::*;
 
-const TOOL_NAMES: [&str; 5] = [
-    "chat",
-    "compare_models",
-    "list_models",
-    "route_by_task",
-    "vision",
-];
-
 async fn tool_schemas() -> Vec<Value> {
     let server = ServerBuilder::new().start().await;
     server

@@ -14,6 +14,15 @@ use tokio::task::JoinHandle;
 
 use crate::fake_upstream::FakeUpstream;
 
+/// The server's tools, sorted by name.
+pub const TOOL_NAMES: [&str; 5] = [
+    "chat",
+    "compare_models",
+    "list_models",
+    "route_by_task",
+    "vision",
+];
+
 /// The fake API key. Recognisable so a leak is easy to spot.
 pub const KEY: &str = "sk-test-SECRET-0123456789";
 
