@@ -1,31 +1,49 @@
-//! Configuration: raw values from the environment and command-line flags, checked into a
+//! Configuration: the config file, the environment and command-line flags, checked into a
 //! [`Config`] before anything else uses them.
 //!
-//! Every error names the variable or flag and the bad value, so a user can fix it without
-//! reading code. The API key is held as a [`SecretString`] from the moment it is read: its
-//! `Debug` output is redacted and it is exposed only where the `Authorization` header is built.
+//! The order of precedence is flag > environment variable > config file > built-in default.
+//! [`RawConfig`] holds everything as given; [`RawConfig::check`] turns it into a [`Config`] or a
+//! [`ConfigError`] that names the variable or key path and the bad value
+//! (`routes.code[1]: unknown model 'gpt-5x' (did you mean gpt-5?)`), so a user can fix it
+//! without reading code. The API key is held as a [`SecretString`] from the moment it is read:
+//! its `Debug` output is redacted and it is exposed only where the `Authorization` header is
+//! built. It is never read from the config file.
+
+pub mod file;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use secrecy::SecretString;
-
-use crate::routing::cooldown::CooldownConfig;
-use crate::routing::retry::RetryConfig;
 use url::Url;
 
-/// The AIsa gateway, used when `AISA_BASE_URL` is not set.
-pub const DEFAULT_BASE_URL: &str = "https://api.aisa.one/v1";
-/// The request timeout when `LLM_ROUTER_TIMEOUT_SECS` is not set: long enough for reasoning
-/// models, short enough that a dead upstream does not hang an agent forever.
-pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
-/// How long establishing a connection may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The largest local image `vision` will read.
-pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+use crate::catalog::{Catalog, ModelInfo, Price, TaskRoute};
+use crate::routing::cooldown::CooldownConfig;
+use crate::routing::retry::RetryConfig;
+pub use file::{Location, RawFile};
 
-/// Configuration as given: strings from the environment and paths from flags, unchecked.
+/// The AIsa gateway, used when neither `AISA_BASE_URL` nor the file's `base_url` is set.
+pub const DEFAULT_BASE_URL: &str = "https://api.aisa.one/v1";
+/// The request timeout by default: long enough for reasoning models, short enough that a
+/// dead upstream does not hang an agent forever.
+pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
+/// How long establishing a connection may take by default.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest local image `vision` will read by default.
+pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
+/// The HTTP address `serve --http` binds when neither the flag nor the file gives one.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8787";
+/// The largest HTTP request body by default.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+/// Concurrent MCP sessions over HTTP by default.
+pub const DEFAULT_MAX_SESSIONS: u32 = 1000;
+/// An HTTP session with no request for this long is closed by default.
+pub const DEFAULT_SESSION_IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// Configuration as given: strings from the environment, paths from flags and the parsed
+/// config file, unchecked.
 #[derive(Debug, Default, Clone)]
 pub struct RawConfig {
     pub api_key: Option<String>,
@@ -35,6 +53,10 @@ pub struct RawConfig {
     pub allowed_dirs_env: Option<OsString>,
     /// `--allow-dir` flags.
     pub allowed_dirs: Vec<PathBuf>,
+    /// `LLM_ROUTER_AUTH_TOKEN`.
+    pub auth_token: Option<String>,
+    /// The config file and where it was found, when there is one.
+    pub file: Option<(Location, RawFile)>,
 }
 
 /// Checked configuration.
@@ -44,32 +66,72 @@ pub struct Config {
     pub base_url: Url,
     /// True when `base_url` is the AIsa gateway, which always needs a key.
     pub is_default_gateway: bool,
+    /// The whole upstream call.
     pub timeout: Duration,
     pub connect_timeout: Duration,
+    /// Until the upstream's response headers arrive (defaults to `timeout`).
+    pub first_byte_timeout: Duration,
     /// Canonical directories from which `vision` may read local files.
     pub allowed_dirs: Vec<PathBuf>,
     pub max_image_bytes: u64,
     pub retry: RetryConfig,
     pub cooldown: CooldownConfig,
+    /// Fallbacks for `chat` and `vision` calls that give none (resolved ids).
+    pub default_fallbacks: Vec<String>,
+    /// The embedded catalog with the config file's models, prices, aliases and routes applied.
+    pub catalog: Catalog,
+    pub http: HttpConfig,
+    /// The config file that was read, if any.
+    pub file: Option<PathBuf>,
 }
 
-/// A configuration value that cannot be used; the message names the variable and the value.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {message}")]
+/// Settings for `serve --http` (flags may still override the address and lists).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub addr: SocketAddr,
+    pub allow_origins: Vec<String>,
+    pub allow_hosts: Vec<String>,
+    /// The Bearer token clients must send, when set.
+    pub auth_token: Option<SecretString>,
+    pub max_body_bytes: u64,
+    pub max_sessions: u32,
+    pub session_idle: Duration,
+}
+
+/// A configuration value that cannot be used; the message names the variable or key path and
+/// the value, and the file when it came from one.
+#[derive(Debug)]
 pub struct ConfigError {
-    pub key: &'static str,
+    pub file: Option<PathBuf>,
+    /// The variable or key path; empty for an error about the file as a whole.
+    pub key: String,
     pub message: String,
 }
 
-fn config_error(key: &'static str, message: impl Into<String>) -> ConfigError {
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}: ", file.display())?;
+        }
+        if !self.key.is_empty() {
+            write!(f, "{}: ", self.key)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn config_error(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError {
-        key,
+        file: None,
+        key: key.into(),
         message: message.into(),
     }
 }
 
 impl RawConfig {
-    /// Reads the variables llm-router understands from the process environment.
+    /// Reads the variables llm-router understands from the process environment (no file).
     pub fn from_env() -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         Self {
@@ -78,66 +140,145 @@ impl RawConfig {
             timeout_secs: var("LLM_ROUTER_TIMEOUT_SECS"),
             allowed_dirs_env: std::env::var_os("LLM_ROUTER_ALLOWED_DIRS").filter(|v| !v.is_empty()),
             allowed_dirs: Vec::new(),
+            auth_token: var("LLM_ROUTER_AUTH_TOKEN"),
+            file: None,
         }
+    }
+
+    /// The environment plus the config file: `flag` (`--config`), else `LLM_ROUTER_CONFIG`,
+    /// else the default path if a file is there. A file named explicitly must exist.
+    pub fn load(flag: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut raw = Self::from_env();
+        if let Some(location) = file::locate(flag) {
+            let path = location.path().to_owned();
+            let exists = path.try_exists().unwrap_or(true);
+            if exists || !matches!(location, Location::Default(_)) {
+                let parsed = file::read(&path).map_err(|message| ConfigError {
+                    file: Some(path.clone()),
+                    key: String::new(),
+                    message: format!("(the config file, from {}) {message}", location.origin()),
+                })?;
+                raw.file = Some((location, parsed));
+            }
+        }
+        Ok(raw)
     }
 
     /// Checks every value and returns the configuration the rest of the program uses.
     pub fn check(self) -> Result<Config, ConfigError> {
-        let base_url = match self.base_url.as_deref() {
-            None => DEFAULT_BASE_URL.to_owned(),
-            Some(s) => s.trim().trim_end_matches('/').to_owned(),
+        let file_path = self.file.as_ref().map(|(l, _)| l.path().to_owned());
+        let in_file = |e: ConfigError| ConfigError {
+            file: file_path.clone(),
+            ..e
         };
-        let parsed = Url::parse(&base_url).map_err(|e| {
-            config_error(
-                "AISA_BASE_URL",
-                format!("'{base_url}' is not a URL ({e}); expected e.g. {DEFAULT_BASE_URL}"),
-            )
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(config_error(
-                "AISA_BASE_URL",
-                format!("'{base_url}' must start with http:// or https://"),
-            ));
+        let (file, file_dir) = match &self.file {
+            Some((loc, f)) => (f.clone(), loc.path().parent().map(Path::to_owned)),
+            None => (RawFile::default(), None),
+        };
+        if file.api_key.is_some() {
+            return Err(in_file(config_error(
+                "api_key",
+                "the API key is never read from the config file (files get shared and \
+                 committed); remove it and set AISA_API_KEY in the environment",
+            )));
         }
-        let is_default_gateway = base_url == DEFAULT_BASE_URL;
 
-        let timeout_secs = match self.timeout_secs.as_deref() {
-            None => DEFAULT_TIMEOUT_SECS,
-            Some(s) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|t| t.is_finite() && *t > 0.0 && *t <= 86_400.0)
-                .ok_or_else(|| {
-                    config_error(
-                        "LLM_ROUTER_TIMEOUT_SECS",
-                        format!("'{s}' is not a number of seconds between 0 and 86400"),
-                    )
-                })?,
+        let (base_url_key, base_url) = match (self.base_url.as_deref(), file.base_url.as_deref()) {
+            (Some(s), _) => ("AISA_BASE_URL", s),
+            (None, Some(s)) => ("base_url", s),
+            (None, None) => ("AISA_BASE_URL", DEFAULT_BASE_URL),
         };
+        let wrap = |e: ConfigError| if e.key == "base_url" { in_file(e) } else { e };
+        let (parsed, is_default_gateway) = check_base_url(base_url_key, base_url).map_err(wrap)?;
+
+        let timeouts = file.timeouts.clone().unwrap_or_default();
+        let total = match self.timeout_secs.as_deref() {
+            Some(s) => parse_secs("LLM_ROUTER_TIMEOUT_SECS", s)?,
+            None => secs_in_file(
+                "timeouts.total_secs",
+                timeouts.total_secs,
+                DEFAULT_TIMEOUT_SECS,
+            )
+            .map_err(in_file)?,
+        };
+        let connect = secs_in_file(
+            "timeouts.connect_secs",
+            timeouts.connect_secs,
+            CONNECT_TIMEOUT.as_secs_f64(),
+        )
+        .map_err(in_file)?;
+        let first_byte = secs_in_file(
+            "timeouts.first_byte_secs",
+            timeouts.first_byte_secs,
+            total.as_secs_f64(),
+        )
+        .map_err(in_file)?;
 
         let mut dirs = self.allowed_dirs;
         if let Some(list) = &self.allowed_dirs_env {
             dirs.extend(std::env::split_paths(list).filter(|p| !p.as_os_str().is_empty()));
         }
-        let allowed_dirs = dirs
-            .into_iter()
-            .map(|d| {
-                let canonical = std::fs::canonicalize(&d).map_err(|e| {
-                    config_error(
-                        "LLM_ROUTER_ALLOWED_DIRS/--allow-dir",
-                        format!("'{}' cannot be used: {e}", d.display()),
-                    )
-                })?;
-                if !canonical.is_dir() {
-                    return Err(config_error(
-                        "LLM_ROUTER_ALLOWED_DIRS/--allow-dir",
-                        format!("'{}' is not a directory", d.display()),
-                    ));
-                }
-                Ok(canonical)
+        let allowed_dirs = check_dirs(dirs, "LLM_ROUTER_ALLOWED_DIRS/--allow-dir")?;
+        let vision = file.vision.clone().unwrap_or_default();
+        let file_dirs = vision
+            .allowed_dirs
+            .iter()
+            .map(|d| match &file_dir {
+                Some(base) if d.is_relative() => base.join(d),
+                _ => d.clone(),
             })
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect();
+        let mut allowed_dirs = allowed_dirs;
+        for d in check_dirs(file_dirs, "vision.allowed_dirs").map_err(in_file)? {
+            if !allowed_dirs.contains(&d) {
+                allowed_dirs.push(d);
+            }
+        }
+        let max_image_bytes = match vision.max_image_bytes {
+            Some(0) => {
+                return Err(in_file(config_error(
+                    "vision.max_image_bytes",
+                    "0 would refuse every image; give a size in bytes, e.g. 20971520",
+                )));
+            }
+            Some(n) => n,
+            None => DEFAULT_MAX_IMAGE_BYTES,
+        };
+
+        let retry = check_retry(file.retry.clone().unwrap_or_default()).map_err(in_file)?;
+        let cooldown =
+            check_cooldown(file.cooldown.clone().unwrap_or_default()).map_err(in_file)?;
+        let (catalog, default_fallbacks) = check_catalog(&file).map_err(in_file)?;
+
+        let auth_token = match (
+            &self.auth_token,
+            file.http.as_ref().and_then(|h| h.auth_token_file.as_ref()),
+        ) {
+            (Some(t), _) => Some(SecretString::from(t.trim().to_owned())),
+            (None, Some(path)) => {
+                let path = match &file_dir {
+                    Some(base) if path.is_relative() => base.join(path),
+                    _ => path.clone(),
+                };
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    in_file(config_error(
+                        "http.auth_token_file",
+                        format!("cannot read '{}': {e}", path.display()),
+                    ))
+                })?;
+                let token = text.trim().to_owned();
+                if token.is_empty() {
+                    return Err(in_file(config_error(
+                        "http.auth_token_file",
+                        format!("'{}' is empty", path.display()),
+                    )));
+                }
+                Some(SecretString::from(token))
+            }
+            (None, None) => None,
+        };
+        let http =
+            check_http(file.http.clone().unwrap_or_default(), auth_token).map_err(in_file)?;
 
         Ok(Config {
             api_key: self
@@ -145,19 +286,342 @@ impl RawConfig {
                 .map(|k| SecretString::from(k.trim().to_owned())),
             base_url: parsed,
             is_default_gateway,
-            timeout: Duration::from_secs_f64(timeout_secs),
-            connect_timeout: CONNECT_TIMEOUT,
+            timeout: total,
+            connect_timeout: connect,
+            first_byte_timeout: first_byte.min(total),
             allowed_dirs,
-            max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
-            retry: RetryConfig::default(),
-            cooldown: CooldownConfig::default(),
+            max_image_bytes,
+            retry,
+            cooldown,
+            default_fallbacks,
+            catalog,
+            http,
+            file: file_path,
         })
     }
+}
+
+fn check_base_url(key: &str, given: &str) -> Result<(Url, bool), ConfigError> {
+    let base_url = given.trim().trim_end_matches('/').to_owned();
+    let parsed = Url::parse(&base_url).map_err(|e| {
+        config_error(
+            key,
+            format!("'{base_url}' is not a URL ({e}); expected e.g. {DEFAULT_BASE_URL}"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(config_error(
+            key,
+            format!("'{base_url}' must start with http:// or https://"),
+        ));
+    }
+    Ok((parsed, base_url == DEFAULT_BASE_URL))
+}
+
+/// A number of seconds from an environment variable.
+fn parse_secs(key: &str, s: &str) -> Result<Duration, ConfigError> {
+    s.trim().parse::<f64>().ok().and_then(secs).ok_or_else(|| {
+        config_error(
+            key,
+            format!("'{s}' is not a number of seconds between 0 and 86400"),
+        )
+    })
+}
+
+/// A number of seconds from the file, or the default.
+fn secs_in_file(key: &str, value: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
+    match value {
+        None => secs(default).ok_or_else(|| config_error(key, "bad default")),
+        Some(v) => secs(v).ok_or_else(|| {
+            config_error(
+                key,
+                format!("{v} is not a number of seconds between 0 and 86400"),
+            )
+        }),
+    }
+}
+
+fn secs(v: f64) -> Option<Duration> {
+    (v.is_finite() && v > 0.0 && v <= 86_400.0).then(|| Duration::from_secs_f64(v))
+}
+
+fn check_dirs(dirs: Vec<PathBuf>, key: &str) -> Result<Vec<PathBuf>, ConfigError> {
+    dirs.into_iter()
+        .map(|d| {
+            let canonical = std::fs::canonicalize(&d)
+                .map_err(|e| config_error(key, format!("'{}' cannot be used: {e}", d.display())))?;
+            if !canonical.is_dir() {
+                return Err(config_error(
+                    key,
+                    format!("'{}' is not a directory", d.display()),
+                ));
+            }
+            Ok(canonical)
+        })
+        .collect()
+}
+
+fn check_retry(raw: file::RawRetry) -> Result<RetryConfig, ConfigError> {
+    let d = RetryConfig::default();
+    let attempts = match raw.attempts {
+        Some(n @ 1..=10) => n,
+        Some(n) => {
+            return Err(config_error(
+                "retry.attempts",
+                format!("{n} is out of range; give 1 (no retry) to 10"),
+            ));
+        }
+        None => d.attempts,
+    };
+    let base_delay = match raw.base_delay_secs {
+        Some(v) if v.is_finite() && (0.0..=60.0).contains(&v) => Duration::from_secs_f64(v),
+        Some(v) => {
+            return Err(config_error(
+                "retry.base_delay_secs",
+                format!("{v} is not a delay between 0 and 60 seconds"),
+            ));
+        }
+        None => d.base_delay,
+    };
+    let max_delay = secs_in_file(
+        "retry.max_delay_secs",
+        raw.max_delay_secs,
+        d.max_delay.as_secs_f64(),
+    )?;
+    if max_delay < base_delay {
+        return Err(config_error(
+            "retry.max_delay_secs",
+            format!(
+                "{} s is shorter than retry.base_delay_secs ({} s)",
+                max_delay.as_secs_f64(),
+                base_delay.as_secs_f64()
+            ),
+        ));
+    }
+    let jitter = match raw.jitter {
+        Some(j) if j.is_finite() && (0.0..=1.0).contains(&j) => j,
+        Some(j) => {
+            return Err(config_error(
+                "retry.jitter",
+                format!("{j} is not a fraction between 0 and 1 (0.25 = ±25%)"),
+            ));
+        }
+        None => d.jitter,
+    };
+    Ok(RetryConfig {
+        attempts,
+        base_delay,
+        max_delay,
+        jitter,
+    })
+}
+
+fn check_cooldown(raw: file::RawCooldown) -> Result<CooldownConfig, ConfigError> {
+    let d = CooldownConfig::default();
+    Ok(CooldownConfig {
+        threshold: raw.threshold.unwrap_or(d.threshold),
+        window: secs_in_file(
+            "cooldown.window_secs",
+            raw.window_secs,
+            d.window.as_secs_f64(),
+        )?,
+        period: secs_in_file(
+            "cooldown.period_secs",
+            raw.period_secs,
+            d.period.as_secs_f64(),
+        )?,
+    })
+}
+
+/// The embedded catalog with the file's models, aliases, defaults and routes applied, and the
+/// default fallbacks resolved. Every model name must be known (catalog or `[[models]]`).
+fn check_catalog(file: &RawFile) -> Result<(Catalog, Vec<String>), ConfigError> {
+    let mut catalog =
+        Catalog::embedded().map_err(|e| config_error("(embedded catalog)", e.to_string()))?;
+    for (i, m) in file.models.iter().enumerate() {
+        let key = format!("models[{i}]");
+        let id = m.id.trim();
+        if id.is_empty() {
+            return Err(config_error(format!("{key}.id"), "is empty"));
+        }
+        let known = catalog.get(id).cloned();
+        let is_new = known.is_none();
+        let mut info = known.unwrap_or_else(|| ModelInfo {
+            id: id.to_owned(),
+            family: "custom".to_owned(),
+            ..ModelInfo::default()
+        });
+        if let Some(f) = &m.family {
+            info.family = f.clone();
+        }
+        if m.context_window.is_some() {
+            info.context_window = m.context_window;
+        }
+        info.vision = m.vision.unwrap_or(info.vision);
+        info.tools = m.tools.unwrap_or(info.tools);
+        info.reasoning = m.reasoning.unwrap_or(info.reasoning);
+        for (name, p) in [
+            ("input_price", m.input_price),
+            ("output_price", m.output_price),
+        ] {
+            if p.is_some_and(|p| p.is_sign_negative()) {
+                return Err(config_error(
+                    format!("{key}.{name}"),
+                    format!(
+                        "{} is negative; prices are USD per 1M tokens",
+                        p.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        info.price = match (info.price, m.input_price, m.output_price) {
+            (_, Some(input), Some(output)) => Some(Price { input, output }),
+            (Some(old), Some(input), None) => Some(Price { input, ..old }),
+            (Some(old), None, Some(output)) => Some(Price { output, ..old }),
+            (old, None, None) => old,
+            (None, _, _) => {
+                return Err(config_error(
+                    &key,
+                    format!("'{id}' has no catalog price: give both input_price and output_price"),
+                ));
+            }
+        };
+        if m.input_price.is_some() || m.output_price.is_some() || is_new {
+            info.price_source = Some(
+                m.price_source
+                    .clone()
+                    .unwrap_or_else(|| "config".to_owned()),
+            );
+        }
+        catalog.upsert(info);
+    }
+
+    let known = |catalog: &Catalog, key: &str, name: &str| -> Result<String, ConfigError> {
+        let resolved = catalog.resolve(name);
+        if name.trim().is_empty() {
+            return Err(config_error(key, "the model name is empty"));
+        }
+        if resolved.info.is_some() {
+            return Ok(resolved.id);
+        }
+        let suggestions = catalog.suggest(name, &[]);
+        let hint = match suggestions.as_slice() {
+            [] => String::new(),
+            s => format!(" (did you mean {}?)", s.join(", ")),
+        };
+        Err(config_error(
+            key,
+            format!(
+                "unknown model '{name}'{hint}; to use a model the catalog does not list, \
+                 declare it under [[models]]"
+            ),
+        ))
+    };
+
+    for (alias, target) in &file.aliases {
+        let id = known(&catalog, &format!("aliases.{alias}"), target)?;
+        if catalog.get(alias).is_some() {
+            return Err(config_error(
+                format!("aliases.{alias}"),
+                format!("'{alias}' is a model id; an alias cannot replace it"),
+            ));
+        }
+        catalog.set_alias(alias.trim().to_owned(), id);
+    }
+    if let Some(m) = &file.default_model {
+        catalog.default_model = known(&catalog, "default_model", m)?;
+    }
+    if let Some(m) = &file.default_vision_model {
+        let id = known(&catalog, "default_vision_model", m)?;
+        if catalog.get(&id).is_some_and(|info| !info.vision) {
+            return Err(config_error(
+                "default_vision_model",
+                format!("'{m}' does not accept images (its catalog entry has vision = false)"),
+            ));
+        }
+        catalog.default_vision_model = id;
+    }
+    for (task, chain) in &file.routes {
+        if chain.is_empty() {
+            return Err(config_error(
+                format!("routes.{task}"),
+                "the chain is empty; remove the key to keep the built-in chain",
+            ));
+        }
+        let models = chain
+            .iter()
+            .enumerate()
+            .map(|(i, m)| known(&catalog, &format!("routes.{task}[{i}]"), m))
+            .collect::<Result<Vec<_>, _>>()?;
+        catalog.set_route(
+            *task,
+            TaskRoute {
+                models,
+                why: "set in the config file".to_owned(),
+            },
+        );
+    }
+    let fallbacks = file
+        .fallback_models
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, m)| known(&catalog, &format!("fallback_models[{i}]"), m))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((catalog, fallbacks))
+}
+
+fn check_http(
+    raw: file::RawHttp,
+    auth_token: Option<SecretString>,
+) -> Result<HttpConfig, ConfigError> {
+    let addr_text = raw.addr.as_deref().unwrap_or(DEFAULT_HTTP_ADDR);
+    let addr = addr_text.trim().parse::<SocketAddr>().map_err(|_| {
+        config_error(
+            "http.addr",
+            format!("'{addr_text}' is not an IP:port address, e.g. {DEFAULT_HTTP_ADDR}"),
+        )
+    })?;
+    let max_body_bytes = match raw.max_body_bytes {
+        Some(n) if n < 1024 => {
+            return Err(config_error(
+                "http.max_body_bytes",
+                format!("{n} is too small for an MCP request; give at least 1024"),
+            ));
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_BODY_BYTES,
+    };
+    let max_sessions = match raw.max_sessions {
+        Some(0) => {
+            return Err(config_error(
+                "http.max_sessions",
+                "0 would refuse every client; give at least 1",
+            ));
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_SESSIONS,
+    };
+    let session_idle = secs_in_file(
+        "http.session_idle_secs",
+        raw.session_idle_secs,
+        DEFAULT_SESSION_IDLE.as_secs_f64(),
+    )?;
+    Ok(HttpConfig {
+        addr,
+        allow_origins: raw.allow_origins,
+        allow_hosts: raw.allow_hosts,
+        auth_token,
+        max_body_bytes,
+        max_sessions,
+        session_idle,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rust_decimal::Decimal;
 
     #[test]
     fn defaults_point_at_the_aisa_gateway() {
@@ -224,5 +688,164 @@ mod tests {
         .check()
         .unwrap();
         assert!(!format!("{c:?}").contains("sk-very-secret"));
+    }
+    fn with_file(text: &str) -> Result<Config, ConfigError> {
+        let raw = file::parse(text).map_err(|m| config_error("(parse)", m))?;
+        RawConfig {
+            file: Some((Location::Flag("/etc/llm-router/test.toml".into()), raw)),
+            ..Default::default()
+        }
+        .check()
+    }
+
+    fn err(text: &str) -> String {
+        with_file(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_example_config_is_valid_and_applied() {
+        let c = with_file(file::EXAMPLE).unwrap();
+        let code = c.catalog.task_route(crate::routing::Task::Code).unwrap();
+        assert_eq!(
+            code.models,
+            ["claude-sonnet-4-5-20250929", "gpt-4.1", "deepseek-v3.2"]
+        );
+        assert_eq!(c.catalog.resolve("sonnet").id, "claude-sonnet-4-5-20250929");
+        let kimi = c.catalog.get("kimi-k2").unwrap();
+        assert_eq!(kimi.price.unwrap().input, Decimal::new(60, 2));
+        assert_eq!(kimi.price_source.as_deref(), Some("my contract, 2026-11"));
+        let gpt = c.catalog.get("gpt-4.1").unwrap();
+        assert_eq!(gpt.price.unwrap().input, Decimal::new(120, 2));
+        assert_eq!(gpt.price.unwrap().output, Decimal::new(560, 2), "untouched");
+        assert_eq!(gpt.context_window, Some(1_047_576), "untouched");
+        assert_eq!(
+            c.default_fallbacks,
+            ["claude-haiku-4-5-20251001", "gemini-2.5-flash"]
+        );
+        assert_eq!(c.first_byte_timeout, Duration::from_secs(60));
+        assert_eq!(c.http.max_sessions, 1000);
+        assert_eq!(c.retry, RetryConfig::default());
+    }
+
+    #[test]
+    fn unknown_models_name_the_key_path_and_suggest() {
+        let e = err("[routes]\ncode = [\"gpt-4.1\", \"gpt-5x\"]\n");
+        assert!(
+            e.starts_with(
+                "/etc/llm-router/test.toml: routes.code[1]: unknown model 'gpt-5x' (did you mean gpt-5"
+            ),
+            "{e}"
+        );
+        assert!(err("default_model = \"nope-model\"").contains("default_model: unknown model"));
+        assert!(
+            err("fallback_models = [\"\"]").contains("fallback_models[0]: the model name is empty")
+        );
+        assert!(err("[aliases]\nfast = \"gpt-9\"").contains("aliases.fast: unknown model 'gpt-9'"));
+        assert!(err("[aliases]\n\"gpt-4.1\" = \"gpt-4o\"").contains("is a model id"));
+        assert!(err("[routes]\ncode = []").contains("routes.code: the chain is empty"));
+        assert!(err("default_vision_model = \"deepseek-v3.2\"").contains("does not accept images"));
+    }
+
+    #[test]
+    fn declared_models_can_be_routed_to() {
+        let c = with_file(
+            "[[models]]\nid = \"llama3.2\"\ninput_price = 0\noutput_price = 0\n\
+             [routes]\ncheap = [\"llama3.2\", \"gpt-4.1-mini\"]\n",
+        )
+        .unwrap();
+        let m = c.catalog.get("llama3.2").unwrap();
+        assert_eq!(m.family, "custom");
+        assert_eq!(m.price.unwrap().output, Decimal::ZERO);
+        assert_eq!(m.price_source.as_deref(), Some("config"));
+        assert!(err("[[models]]\nid = \"x\"\ninput_price = 1\n").contains("give both"));
+        assert!(
+            err("[[models]]\nid = \"x\"\ninput_price = -1\noutput_price = 1\n")
+                .contains("models[0].input_price: -1 is negative")
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_name_the_key() {
+        assert!(err("[retry]\nattempts = 0").contains("retry.attempts: 0 is out of range"));
+        assert!(err("[retry]\njitter = 2.0").contains("retry.jitter: 2 is not a fraction"));
+        assert!(
+            err("[retry]\nbase_delay_secs = 5\nmax_delay_secs = 1")
+                .contains("retry.max_delay_secs")
+        );
+        assert!(err("[timeouts]\ntotal_secs = -1").contains("timeouts.total_secs: -1"));
+        assert!(err("[http]\naddr = \"localhost\"").contains("http.addr: 'localhost'"));
+        assert!(err("[http]\nmax_sessions = 0").contains("http.max_sessions"));
+        assert!(err("[vision]\nallowed_dirs = [\"/no/such/dir\"]").contains("vision.allowed_dirs"));
+    }
+
+    #[test]
+    fn the_key_is_never_read_from_the_file() {
+        let e = err("api_key = \"sk-in-a-file\"");
+        assert!(
+            e.contains("api_key: the API key is never read from the config file"),
+            "{e}"
+        );
+        assert!(!e.contains("sk-in-a-file"));
+    }
+
+    #[test]
+    fn environment_variables_win_over_the_file() {
+        let raw = file::parse("base_url = \"http://file.example/v1\"\n[timeouts]\ntotal_secs = 5")
+            .unwrap();
+        let c = RawConfig {
+            base_url: Some("http://env.example/v1".into()),
+            timeout_secs: Some("7".into()),
+            file: Some((Location::Flag("/x.toml".into()), raw.clone())),
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(c.base_url.as_str(), "http://env.example/v1");
+        assert_eq!(c.timeout, Duration::from_secs(7));
+        let c = RawConfig {
+            file: Some((Location::Flag("/x.toml".into()), raw)),
+            ..Default::default()
+        }
+        .check()
+        .unwrap();
+        assert_eq!(c.base_url.as_str(), "http://file.example/v1");
+        assert_eq!(c.timeout, Duration::from_secs(5));
+        assert_eq!(
+            c.first_byte_timeout,
+            Duration::from_secs(5),
+            "capped by the total"
+        );
+    }
+
+    #[test]
+    fn relative_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("images")).unwrap();
+        std::fs::write(dir.path().join("token"), "s3cret\n").unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(
+            &path,
+            "[vision]\nallowed_dirs = [\"images\"]\n[http]\nauth_token_file = \"token\"\n",
+        )
+        .unwrap();
+        let c = RawConfig::load(Some(&path)).unwrap().check().unwrap();
+        assert_eq!(
+            c.allowed_dirs,
+            [std::fs::canonicalize(dir.path().join("images")).unwrap()]
+        );
+        use secrecy::ExposeSecret;
+        assert_eq!(c.http.auth_token.unwrap().expose_secret(), "s3cret");
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        let e = RawConfig::load(Some(Path::new("/no/such/llm-router.toml"))).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with(
+                "/no/such/llm-router.toml: (the config file, from --config) cannot read it"
+            ),
+            "{e}"
+        );
     }
 }

@@ -63,7 +63,7 @@ pub enum Error {
 
     /// No response within the configured timeout.
     #[error(
-        "the request timed out after {:.1}s (set LLM_ROUTER_TIMEOUT_SECS to allow longer)",
+        "the request timed out after {:.1}s (to allow longer, raise [timeouts] in the config file or set LLM_ROUTER_TIMEOUT_SECS)",
         .after.as_secs_f64()
     )]
     Timeout { after: Duration },

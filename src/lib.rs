@@ -3,7 +3,7 @@
 //! served it, the tokens, the cost in USD with its source, and the latency.
 //!
 //! The crate is laid out by responsibility:
-//! - [`config`]: environment and flags → a checked [`config::Config`];
+//! - [`config`]: config file, environment and flags → a checked [`config::Config`];
 //! - [`catalog`]: the embedded model catalog (prices, capabilities, aliases, task map);
 //! - [`upstream`]: the one HTTP client to the gateway and its error mapping;
 //! - [`routing`]: which model serves a request (task map today, the full engine later);
@@ -41,10 +41,10 @@ pub struct App {
 }
 
 impl App {
-    /// Builds the application from a checked config: parses the embedded catalog and creates
-    /// the pooled HTTP client.
+    /// Builds the application from a checked config (which holds the catalog, with the config
+    /// file applied) and creates the pooled HTTP client.
     pub fn new(config: config::Config) -> anyhow::Result<Arc<Self>> {
-        let catalog = catalog::Catalog::embedded()?;
+        let catalog = config.catalog.clone();
         let upstream = upstream::Upstream::new(&config)?;
         Ok(Arc::new(Self {
             cooldowns: routing::cooldown::Cooldowns::new(config.cooldown),

@@ -37,3 +37,6 @@ mod http;
 
 #[path = "suite/fallback.rs"]
 mod fallback;
+
+#[path = "suite/config.rs"]
+mod config;

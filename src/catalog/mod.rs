@@ -26,7 +26,7 @@ pub struct Price {
 }
 
 /// One model as the catalog knows it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ModelInfo {
     pub id: String,
     pub family: String,
@@ -56,7 +56,7 @@ pub struct Resolved<'a> {
 }
 
 /// The parsed, checked catalog.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Catalog {
     pub source: String,
     pub updated: String,
@@ -212,6 +212,27 @@ impl Catalog {
             .unwrap_or_else(|| name.to_owned());
         let info = self.get(&id);
         Resolved { id, info }
+    }
+
+    /// Adds a model, or replaces the entry with the same id (config `[[models]]`).
+    pub fn upsert(&mut self, info: ModelInfo) {
+        match self.by_id.get(&info.id) {
+            Some(&i) => self.models[i] = info,
+            None => {
+                self.by_id.insert(info.id.clone(), self.models.len());
+                self.models.push(info);
+            }
+        }
+    }
+
+    /// Adds or replaces an alias; the caller has checked that `target` is a known id.
+    pub fn set_alias(&mut self, alias: String, target: String) {
+        self.aliases.insert(alias, target);
+    }
+
+    /// Replaces a task's chain; the caller has checked that its models are known ids.
+    pub fn set_route(&mut self, task: Task, route: TaskRoute) {
+        self.tasks.insert(task, route);
     }
 
     /// The default chain for a task.

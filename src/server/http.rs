@@ -73,6 +73,17 @@ struct Policy {
 }
 
 impl HttpOptions {
+    /// The options from the checked `[http]` config (flags already merged in).
+    pub fn new(config: crate::config::HttpConfig, insecure_no_auth: bool) -> Self {
+        Self {
+            addr: config.addr,
+            allow_origins: config.allow_origins,
+            allow_hosts: config.allow_hosts,
+            auth_token: config.auth_token,
+            insecure_no_auth,
+        }
+    }
+
     /// Checks the options: a non-loopback address needs a token (or the explicit opt-out),
     /// and every `--allow-origin` must be a `scheme://host[:port]` origin.
     fn check(&self) -> anyhow::Result<Policy> {

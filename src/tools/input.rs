@@ -151,8 +151,12 @@ pub fn model_id(app: &App, model: Option<&str>, default: &str) -> Result<String,
     }
 }
 
-/// Resolves `fallback_models` (aliases to ids), rejecting empty names.
+/// Resolves `fallback_models` (aliases to ids), rejecting empty names. A call that gives
+/// none gets the config file's `fallback_models`.
 pub fn fallback_ids(app: &App, models: &[String]) -> Result<Vec<String>, Error> {
+    if models.is_empty() {
+        return Ok(app.config.default_fallbacks.clone());
+    }
     models
         .iter()
         .enumerate()

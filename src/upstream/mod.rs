@@ -46,6 +46,8 @@ pub struct Upstream {
     /// The AIsa gateway needs a key; a custom base URL (Ollama, vLLM) may not.
     key_required: bool,
     timeout: Duration,
+    /// How long to wait for the response headers.
+    first_byte_timeout: Duration,
 }
 
 impl Upstream {
@@ -63,6 +65,7 @@ impl Upstream {
             key: config.api_key.clone(),
             key_required: config.is_default_gateway,
             timeout: config.timeout,
+            first_byte_timeout: config.first_byte_timeout,
         })
     }
 
@@ -125,7 +128,12 @@ impl Upstream {
         };
         let transport =
             |e: reqwest::Error| status::from_transport(&e, self.timeout, &self.base_url);
-        let response = builder.send().await.map_err(transport)?;
+        let response = tokio::time::timeout(self.first_byte_timeout, builder.send())
+            .await
+            .map_err(|_| Error::Timeout {
+                after: self.first_byte_timeout,
+            })?
+            .map_err(transport)?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = read_capped(response, MAX_BODY_BYTES)
