@@ -8,6 +8,7 @@
 //! - [`upstream`]: the one HTTP client to the gateway and its error mapping;
 //! - [`routing`]: which model serves a request (task map today, the full engine later);
 //! - [`ledger`]: cost arithmetic (exact decimals);
+//! - [`metrics`]: Prometheus metrics for `GET /metrics`;
 //! - [`pipeline`]: the shared call step every tool uses (call → account);
 //! - [`tools`]: one file per MCP tool (parse → decide → call → account → present);
 //! - [`server`]: the rmcp handler and its transports;
@@ -17,6 +18,7 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod ledger;
+pub mod metrics;
 pub mod pipeline;
 pub mod routing;
 pub mod schema;

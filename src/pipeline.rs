@@ -13,11 +13,11 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::App;
 use crate::error::Error;
 use crate::ledger::{self, CostSource, Tokens};
 use crate::routing::executor::{self, Attempt};
 use crate::upstream::ChatRequest;
+use crate::{App, metrics};
 
 /// One model's answer, with its accounting. The output of `chat` and `vision`, and part of
 /// `route_by_task`'s.
@@ -125,7 +125,19 @@ pub async fn call_once(
         _ = ct.cancelled() => Err(Error::Cancelled),
         r = app.upstream.chat(&request) => r,
     };
-    let latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let elapsed = started.elapsed();
+    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let metric_model = app.catalog.get(&request.model).map(|m| m.id.as_str());
+    if let Err(e) = &result {
+        metrics::upstream(metrics::Upstream {
+            model: metric_model,
+            outcome: e.kind(),
+            elapsed,
+            input_tokens: 0,
+            output_tokens: 0,
+            cost_usd: None,
+        });
+    }
     let response = match result {
         Ok(r) => r,
         Err(Error::UnknownModel { model, message, .. }) => {
@@ -185,6 +197,14 @@ pub async fn call_once(
         attempts: Vec::new(),
         latency_ms,
     };
+    metrics::upstream(metrics::Upstream {
+        model: metric_model,
+        outcome: "ok",
+        elapsed,
+        input_tokens: answer.usage.prompt_tokens,
+        output_tokens: answer.usage.completion_tokens,
+        cost_usd: answer.cost_usd,
+    });
     tracing::info!(
         gen_ai.request.model = %answer.requested_model,
         gen_ai.response.model = %answer.model,

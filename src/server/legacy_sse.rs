@@ -6,13 +6,14 @@
 //! `(PollSender, ReceiverStream)` and streams its messages out as `event: message` after a
 //! first `event: endpoint` naming `/message?sessionId=<id>`; `POST /message?sessionId=<id>`
 //! feeds one JSON-RPC message into that session and answers 202. The session is removed
-//! (and its handler stopped) when the SSE stream closes. Host/Origin/token checks happen in
+//! (and its handler stopped) when the SSE stream closes, or when it has been idle (no message,
+//! no call in progress) for the configured `session_idle`. Host/Origin/token checks happen in
 //! the middleware of [`super::http`], in front of both endpoints.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
@@ -45,6 +46,8 @@ pub struct LegacySse {
     shutdown: CancellationToken,
     in_flight: InFlight,
     keep_alive: Duration,
+    /// A session with no message for this long (and no call in progress) is closed.
+    idle: Duration,
 }
 
 /// One open `/sse` stream.
@@ -53,6 +56,8 @@ struct Session {
     to_server: mpsc::Sender<ClientJsonRpcMessage>,
     /// Requests posted but not yet answered on the stream (counted for shutdown).
     pending: Arc<Mutex<HashMap<RequestId, Ticket>>>,
+    /// When the client last posted a message.
+    last_seen: Arc<Mutex<Instant>>,
 }
 
 impl LegacySse {
@@ -61,6 +66,7 @@ impl LegacySse {
         shutdown: CancellationToken,
         in_flight: InFlight,
         keep_alive: Duration,
+        idle: Duration,
     ) -> Self {
         Self {
             handler,
@@ -68,7 +74,16 @@ impl LegacySse {
             shutdown,
             in_flight,
             keep_alive,
+            idle,
         }
+    }
+
+    /// Sessions open now.
+    pub fn session_count(&self) -> usize {
+        self.sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     fn session(&self, id: &str) -> Option<Session> {
@@ -114,6 +129,7 @@ async fn open(
     let (to_server, from_client) = mpsc::channel::<ClientJsonRpcMessage>(CHANNEL);
     let (to_client, from_server) = mpsc::channel::<ServerJsonRpcMessage>(CHANNEL);
     let pending = Arc::new(Mutex::new(HashMap::new()));
+    let last_seen = Arc::new(Mutex::new(Instant::now()));
     state
         .sessions
         .lock()
@@ -123,6 +139,7 @@ async fn open(
             Session {
                 to_server,
                 pending: pending.clone(),
+                last_seen: last_seen.clone(),
             },
         );
 
@@ -142,6 +159,13 @@ async fn open(
             }
         }
     });
+    tokio::spawn(close_when_idle(
+        ct.clone(),
+        last_seen,
+        pending.clone(),
+        state.idle,
+        id.clone(),
+    ));
     tracing::info!(mcp.session.id = %id, "legacy SSE session opened");
 
     let endpoint = Event::default()
@@ -162,6 +186,42 @@ async fn open(
     });
     Sse::new(stream::once(async { Ok(endpoint) }).chain(messages))
         .keep_alive(KeepAlive::new().interval(keep_alive))
+}
+
+/// Ends the session (and so its stream) once no message has come for `idle` and no call is
+/// in progress; returns early when the session ends for another reason.
+async fn close_when_idle(
+    ct: CancellationToken,
+    last_seen: Arc<Mutex<Instant>>,
+    pending: Arc<Mutex<HashMap<RequestId, Ticket>>>,
+    idle: Duration,
+    id: String,
+) {
+    loop {
+        let seen = *last_seen.lock().unwrap_or_else(PoisonError::into_inner);
+        tokio::select! {
+            () = ct.cancelled() => return,
+            () = tokio::time::sleep_until((seen + idle).into()) => {}
+        }
+        let quiet = last_seen
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed()
+            >= idle;
+        let busy = !pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty();
+        if quiet && !busy {
+            tracing::info!(mcp.session.id = %id, idle_secs = idle.as_secs_f64(), "closing idle legacy SSE session");
+            ct.cancel();
+            return;
+        }
+        if busy {
+            // A call is running: look again after another period of quiet.
+            *last_seen.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+        }
+    }
 }
 
 /// The request id a server message answers, if it is a response or an error.
@@ -200,6 +260,10 @@ async fn message(
                 .into_response();
         }
     };
+    *session
+        .last_seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner) = Instant::now();
     if let JsonRpcMessage::Request(r) = &msg {
         session
             .pending

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod legacy_sse;
+mod security;
 pub mod stdio;
 
 use std::future::Future;
@@ -61,7 +62,11 @@ impl Router {
         let span = tracing::info_span!("tool", gen_ai.tool.name = tool, mcp.request.id = %ctx.id);
         async move {
             let started = Instant::now();
-            let result = fut.await;
+            let outcome = |r: &Result<CallToolResult, Error>| match r {
+                Ok(_) => "ok",
+                Err(e) => e.kind(),
+            };
+            let result = crate::metrics::tool_call(tool, tool == compare::NAME, outcome, fut).await;
             let ms = started.elapsed().as_millis() as u64;
             match result {
                 Ok(r) => {
