@@ -3,7 +3,7 @@
 //! HTTP+SSE endpoints `/sse` + `/message` ([`super::legacy_sse`]), and the operational
 //! endpoints `GET /healthz` (liveness), `GET /readyz` (readiness; `?check=upstream` also asks
 //! the gateway) and `GET /metrics` (Prometheus text), all on one axum router behind the
-//! security middleware of [`super::security`].
+//! security middleware (`server/security.rs`).
 //!
 //! Limits: request bodies (413), concurrent sessions across both transports (503 for a new
 //! one past the limit), and idle sessions, which are closed after `session_idle`.
