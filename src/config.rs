@@ -20,6 +20,12 @@ pub const DEFAULT_BASE_URL: &str = "https://api.aisa.one/v1";
 /// The request timeout when `LLM_ROUTER_TIMEOUT_SECS` is not set: long enough for reasoning
 /// models, short enough that a dead upstream does not hang an agent forever.
 pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
+/// The longest gap between two pieces of a streamed answer when
+/// `LLM_ROUTER_STREAM_IDLE_SECS` is not set.
+pub const DEFAULT_STREAM_IDLE_SECS: f64 = 60.0;
+/// How often a streamed call says it is still waiting for the first token, when
+/// `LLM_ROUTER_HEARTBEAT_MS` is not set.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 10_000;
 /// How long establishing a connection may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest local image `vision` will read.
@@ -35,6 +41,10 @@ pub struct RawConfig {
     pub allowed_dirs_env: Option<OsString>,
     /// `--allow-dir` flags.
     pub allowed_dirs: Vec<PathBuf>,
+    /// `LLM_ROUTER_STREAM_IDLE_SECS`.
+    pub stream_idle_secs: Option<String>,
+    /// `LLM_ROUTER_HEARTBEAT_MS`.
+    pub heartbeat_ms: Option<String>,
 }
 
 /// Checked configuration.
@@ -51,6 +61,10 @@ pub struct Config {
     pub max_image_bytes: u64,
     pub retry: RetryConfig,
     pub cooldown: CooldownConfig,
+    /// A stream that sends nothing for this long is given up.
+    pub stream_idle_timeout: Duration,
+    /// While a streamed call waits for its first token, a progress notification this often.
+    pub heartbeat: Duration,
 }
 
 /// A configuration value that cannot be used; the message names the variable and the value.
@@ -78,6 +92,8 @@ impl RawConfig {
             timeout_secs: var("LLM_ROUTER_TIMEOUT_SECS"),
             allowed_dirs_env: std::env::var_os("LLM_ROUTER_ALLOWED_DIRS").filter(|v| !v.is_empty()),
             allowed_dirs: Vec::new(),
+            stream_idle_secs: var("LLM_ROUTER_STREAM_IDLE_SECS"),
+            heartbeat_ms: var("LLM_ROUTER_HEARTBEAT_MS"),
         }
     }
 
@@ -112,6 +128,35 @@ impl RawConfig {
                     config_error(
                         "LLM_ROUTER_TIMEOUT_SECS",
                         format!("'{s}' is not a number of seconds between 0 and 86400"),
+                    )
+                })?,
+        };
+
+        let stream_idle_secs = match self.stream_idle_secs.as_deref() {
+            None => DEFAULT_STREAM_IDLE_SECS,
+            Some(s) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|t| t.is_finite() && *t > 0.0 && *t <= 86_400.0)
+                .ok_or_else(|| {
+                    config_error(
+                        "LLM_ROUTER_STREAM_IDLE_SECS",
+                        format!("'{s}' is not a number of seconds between 0 and 86400"),
+                    )
+                })?,
+        };
+        let heartbeat_ms = match self.heartbeat_ms.as_deref() {
+            None => DEFAULT_HEARTBEAT_MS,
+            Some(s) => s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (10..=3_600_000).contains(ms))
+                .ok_or_else(|| {
+                    config_error(
+                        "LLM_ROUTER_HEARTBEAT_MS",
+                        format!("'{s}' is not a number of milliseconds between 10 and 3600000"),
                     )
                 })?,
         };
@@ -151,6 +196,8 @@ impl RawConfig {
             max_image_bytes: DEFAULT_MAX_IMAGE_BYTES,
             retry: RetryConfig::default(),
             cooldown: CooldownConfig::default(),
+            stream_idle_timeout: Duration::from_secs_f64(stream_idle_secs),
+            heartbeat: Duration::from_millis(heartbeat_ms),
         })
     }
 }

@@ -1,9 +1,15 @@
 //! The MCP handler: one [`Router`] serves every transport. Each tool method is thin — open
 //! a span with the tool name and request id, run the tool, and turn its error (if any) into
 //! a tool result through [`crate::error`]. Transports live in submodules.
+//!
+//! When a request carries a progress token, `chat`, `vision` and `route_by_task` stream the
+//! answer from the upstream and relay it as `notifications/progress` ([`progress`]);
+//! `compare_models` sends a line as each model finishes. Without a token nothing streams.
+//! `notifications/cancelled` cancels the request's token, which drops the upstream request.
 
 pub mod http;
 pub mod legacy_sse;
+pub mod progress;
 pub mod stdio;
 
 use std::future::Future;
@@ -15,6 +21,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::error::Error;
@@ -77,6 +84,28 @@ impl Router {
         .instrument(span)
         .await
     }
+
+    /// Runs `work` in a pipeline context. When the request carries a progress token, the
+    /// context has a progress sink and what the call reports goes out as progress
+    /// notifications; this returns only after the last one was sent.
+    async fn with_progress<T, Fut>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        work: impl FnOnce(pipeline::Ctx) -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let Some(token) = ctx.meta.get_progress_token() else {
+            return work(pipeline::Ctx::new(ctx.ct.clone())).await;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        // `work` owns the only sender: the relay ends when the call is over.
+        let call = work(pipeline::Ctx::streaming(ctx.ct.clone(), tx));
+        let relay = progress::Relay::new(ctx.peer.clone(), token, ctx.ct.clone());
+        let (result, ()) = tokio::join!(call, relay.run(rx, self.app.config.heartbeat));
+        result
+    }
 }
 
 #[tool_router]
@@ -94,7 +123,11 @@ impl Router {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(chat::NAME, &ctx, async {
-            let out = chat::execute(&self.app, input, &ctx.ct).await?;
+            let out = self
+                .with_progress(&ctx, |c| async move {
+                    chat::execute(&self.app, input, &c).await
+                })
+                .await?;
             present(out.to_text(), &out)
         })
         .await
@@ -113,7 +146,11 @@ impl Router {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(vision::NAME, &ctx, async {
-            let out = vision::execute(&self.app, input, &ctx.ct).await?;
+            let out = self
+                .with_progress(&ctx, |c| async move {
+                    vision::execute(&self.app, input, &c).await
+                })
+                .await?;
             present(out.to_text(), &out)
         })
         .await
@@ -132,7 +169,11 @@ impl Router {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(compare::NAME, &ctx, async {
-            let out = compare::execute(&self.app, input, &ctx.ct).await?;
+            let out = self
+                .with_progress(&ctx, |c| async move {
+                    compare::execute(&self.app, input, &c).await
+                })
+                .await?;
             present(compare::text(&out), &out)
         })
         .await
@@ -170,7 +211,11 @@ impl Router {
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(route_by_task::NAME, &ctx, async {
-            let out = route_by_task::execute(&self.app, input, &ctx.ct).await?;
+            let out = self
+                .with_progress(&ctx, |c| async move {
+                    route_by_task::execute(&self.app, input, &c).await
+                })
+                .await?;
             present(route_by_task::text(&out), &out)
         })
         .await
