@@ -37,3 +37,6 @@ mod http;
 
 #[path = "suite/fallback.rs"]
 mod fallback;
+
+#[path = "suite/streaming.rs"]
+mod streaming;
