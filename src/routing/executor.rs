@@ -187,7 +187,15 @@ pub async fn run(
                 failures.push((model.clone(), e));
                 break;
             }
-            // 400/401/402/403 and local errors: every model would fail the same way.
+            if let Error::StreamBroken { partial, .. } = &e {
+                tracing::info!(
+                    gen_ai.request.model = %model,
+                    partial_chars = partial.chars().count(),
+                    "the stream broke off after its first token: no retry, no fallback"
+                );
+            }
+            // 400/401/402/403 and local errors: every model would fail the same way. A stream
+            // that broke off after its first token: the caller has part of this answer.
             return Err(e);
         }
         if let Some((_, e)) = failures.last() {

@@ -6,8 +6,9 @@
 //!
 //! [`Upstream::chat`] reads a whole response; [`Upstream::chat_stream`] asks for a stream
 //! (`stream: true`, usage in the last chunk) and reports text as it arrives. A whole response
-//! must come within the request timeout; a stream must start (headers) within it, and then
-//! may run as long as it keeps sending: only a gap longer than the idle timeout ends it.
+//! must come within the request timeout. A stream's first token must come within it too (so a
+//! reasoning model may think as long as it would for a whole answer), and after that the
+//! stream may run as long as it keeps sending: only a gap longer than the idle timeout ends it.
 
 pub mod sse;
 mod status;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -145,10 +147,11 @@ impl Upstream {
     /// calls `on` for each new piece of the answer as it arrives and returns the whole answer,
     /// assembled into the shape [`Self::chat`] returns.
     ///
-    /// Fails like [`Self::chat`] until the stream starts. After that, a stream that sends
-    /// nothing for longer than the idle timeout, ends before `[DONE]`, or carries an error
-    /// object fails with [`Error::StreamBroken`], which says whether any answer had arrived.
-    /// Dropping the future drops the connection.
+    /// Fails like [`Self::chat`] until the stream starts, and with [`Error::Timeout`] when no
+    /// token comes within the request timeout. After that, a stream that sends nothing for
+    /// longer than the idle timeout (at most that long before the first token, too), ends
+    /// before `[DONE]`, or carries an error object fails with [`Error::StreamBroken`], which
+    /// says whether any answer had arrived. Dropping the future drops the connection.
     pub async fn chat_stream(
         &self,
         request: &ChatRequest,
@@ -168,6 +171,7 @@ impl Upstream {
         let timed_out = || Error::Timeout {
             after: self.timeout,
         };
+        let first_token_by = Instant::now() + self.timeout;
         let mut response = tokio::time::timeout(self.timeout, builder.send())
             .await
             .map_err(|_| timed_out())?
@@ -200,13 +204,23 @@ impl Upstream {
         let mut parser = StreamParser::new();
         let mut read = 0usize;
         loop {
-            let chunk = match tokio::time::timeout(self.stream_idle, response.chunk()).await {
+            // Until the first token the stream may be silent as long as a whole answer may
+            // take (a reasoning model thinks first); after it, no gap may pass the idle limit.
+            let first_token_left = first_token_by.saturating_duration_since(Instant::now());
+            let waiting_first = !parser.started() && first_token_left > self.stream_idle;
+            let limit = if waiting_first {
+                first_token_left
+            } else {
+                self.stream_idle
+            };
+            let chunk = match tokio::time::timeout(limit, response.chunk()).await {
                 Ok(Ok(Some(chunk))) => chunk,
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
                     let why = format!("the connection failed: {e}");
                     return Err(self.broken(&parser, request, why));
                 }
+                Err(_) if waiting_first => return Err(timed_out()),
                 Err(_) => {
                     let why = format!(
                         "it stalled: nothing arrived for {:.1}s (LLM_ROUTER_STREAM_IDLE_SECS sets this limit)",

@@ -1,6 +1,7 @@
 //! Streaming and progress: the server driven over stdio by a raw JSON-RPC client, so each
 //! test decides whether a request carries a progress token (rmcp's client always sends one)
-//! and sees the messages in the exact order the server wrote them.
+//! and sees the messages in the exact order the server wrote them. The last tests cancel
+//! over the HTTP transports.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -12,6 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::mpsc;
 
 use crate::fake_upstream::FakeUpstream;
+use crate::http::{HttpServer, SseReader, http, initialize, mcp_client};
 use crate::util::{KEY, TINY_PNG, assert_mentions};
 
 /// How long any one message may take to arrive.
@@ -535,9 +537,16 @@ async fn a_stream_that_stalls_mid_answer_fails_clearly_without_fallback() {
 }
 
 #[tokio::test]
-async fn a_stream_that_stalls_before_the_first_token_falls_back() {
+async fn no_first_token_within_the_request_timeout_falls_back() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[("LLM_ROUTER_STREAM_IDLE_SECS", "0.2")]).await;
+    let mut raw = Raw::start(
+        &fake,
+        &[
+            ("LLM_ROUTER_TIMEOUT_SECS", "0.3"),
+            ("LLM_ROUTER_STREAM_IDLE_SECS", "0.1"),
+        ],
+    )
+    .await;
     let x = raw
         .call(
             "chat",
@@ -553,10 +562,12 @@ async fn a_stream_that_stalls_before_the_first_token_falls_back() {
     assert!(!failed.is_empty(), "{v:#}");
     for a in failed {
         assert_eq!(a["model"], "stall-before", "{v:#}");
-        assert_eq!(a["outcome"], "stream_broken", "{v:#}");
+        assert_eq!(a["outcome"], "timeout", "{v:#}");
+        // The whole request timeout, not the shorter idle limit, before the first token.
+        assert!(a["latency_ms"].as_u64().unwrap() >= 300, "{v:#}");
         assert_mentions(
             a["error"].as_str().unwrap(),
-            &["before the first token", "stalled"],
+            &["timed out", "LLM_ROUTER_TIMEOUT_SECS"],
         );
     }
     assert_eq!(last["outcome"], "ok");
@@ -720,4 +731,103 @@ async fn bad_streaming_settings_name_the_variable() {
         assert!(!out.status.success(), "{var}={value} must be refused");
         assert!(stderr.contains(&format!("{var}: '{value}'")), "{stderr}");
     }
+}
+
+#[tokio::test]
+async fn cancelling_over_streamable_http_closes_the_upstream_connection_within_100_ms() {
+    use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest};
+    use rmcp::service::PeerRequestOptions;
+
+    let fake = FakeUpstream::start().await;
+    let server = HttpServer::start(&fake, &[], &[]).await;
+    let client = mcp_client(&server, None).await;
+    let args = json!({"model": "drip-20-1000", "prompt": "long"});
+    let params =
+        CallToolRequestParams::new("chat").with_arguments(args.as_object().unwrap().clone());
+    let handle = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(params)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .expect("send tools/call");
+    let streaming = tokio::time::timeout(DEADLINE, async {
+        while fake.chat_requests().is_empty() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(streaming.is_ok(), "the call never reached the upstream");
+    let cancelled_at = Instant::now();
+    handle
+        .cancel(Some("user pressed stop".into()))
+        .await
+        .expect("send notifications/cancelled");
+    let closed_at = fake
+        .wait_for_disconnect(Duration::from_secs(5))
+        .await
+        .expect("the upstream connection was never closed");
+    let after = closed_at.saturating_duration_since(cancelled_at);
+    assert!(
+        after < Duration::from_millis(100),
+        "closed {after:?} after the cancel"
+    );
+    let _ = client.cancel().await;
+    let log = server.terminate_cleanly().await;
+    assert!(log.contains("call cancelled by the client"), "{log}");
+}
+
+#[tokio::test]
+async fn closing_a_legacy_sse_stream_cancels_its_calls_within_100_ms() {
+    // The legacy transport answers on the SSE stream only: once the client closes it, no
+    // result can reach the client, so the session ends and its calls are cancelled.
+    let fake = FakeUpstream::start().await;
+    let server = HttpServer::start(&fake, &[], &[]).await;
+    let client = http();
+    let resp = client
+        .get(server.url("/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET /sse");
+    let mut sse = SseReader::new(resp);
+    let (_, endpoint) = sse.next().await;
+    let post = |msg: Value| {
+        let req = client.post(server.url(&endpoint)).json(&msg);
+        async move { assert_eq!(req.send().await.expect("POST /message").status(), 202) }
+    };
+    post(initialize(1, "2024-11-05")).await;
+    sse.response(1).await;
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    post(
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+            "name": "chat",
+            "arguments": {"model": "drip-20-1000", "prompt": "long"},
+            "_meta": {"progressToken": "legacy"}
+        }}),
+    )
+    .await;
+    loop {
+        let (_, data) = sse.next().await;
+        let msg: Value = serde_json::from_str(&data).unwrap();
+        assert_ne!(msg["id"], 2, "the call ended early: {msg:#}");
+        if msg["method"] == "notifications/progress" && msg["params"]["message"].is_string() {
+            break;
+        }
+    }
+    let closed_by_client = Instant::now();
+    drop(sse);
+    let closed_at = fake
+        .wait_for_disconnect(Duration::from_secs(5))
+        .await
+        .expect("the upstream connection was never closed");
+    let after = closed_at.saturating_duration_since(closed_by_client);
+    assert!(
+        after < Duration::from_millis(100),
+        "closed {after:?} after the client left"
+    );
+    let log = server.terminate_cleanly().await;
+    assert!(log.contains("legacy SSE session closed"), "{log}");
+    assert!(log.contains("call cancelled by the client"), "{log}");
 }
