@@ -250,6 +250,19 @@ fn assert_progress_well_formed(x: &Exchange, token: &str) {
     }
 }
 
+/// Asserts that the fake saw its client (llm-router) close a stream within 100 ms of `since`.
+async fn assert_upstream_closed_within_100_ms(fake: &FakeUpstream, since: Instant) {
+    let closed_at = fake
+        .wait_for_disconnect(Duration::from_secs(5))
+        .await
+        .expect("the upstream connection was never closed");
+    let after = closed_at.saturating_duration_since(since);
+    assert!(
+        after < Duration::from_millis(100),
+        "the upstream saw the connection close {after:?} after the cancel"
+    );
+}
+
 fn drip_text(n: usize) -> String {
     (0..n).map(|i| format!("w{i} ")).collect()
 }
@@ -398,15 +411,7 @@ async fn cancelling_mid_stream_closes_the_upstream_connection_within_100_ms() {
                     "params": {"requestId": id, "reason": "user pressed stop"}}),
     )
     .await;
-    let closed_at = fake
-        .wait_for_disconnect(Duration::from_secs(5))
-        .await
-        .expect("the upstream connection was never closed");
-    let after = closed_at.saturating_duration_since(cancelled_at);
-    assert!(
-        after < Duration::from_millis(100),
-        "the upstream saw the close {after:?} after the cancel"
-    );
+    assert_upstream_closed_within_100_ms(&fake, cancelled_at).await;
     raw.wait_for_log("call cancelled by the client").await;
     let log = raw.log();
     assert!(log.contains("outcome=\"cancelled\""), "{log}");
@@ -453,15 +458,7 @@ async fn cancelling_before_the_first_token_closes_the_upstream_connection_within
                     "params": {"requestId": id}}),
     )
     .await;
-    let closed_at = fake
-        .wait_for_disconnect(Duration::from_secs(5))
-        .await
-        .expect("the upstream connection was never closed");
-    let after = closed_at.saturating_duration_since(cancelled_at);
-    assert!(
-        after < Duration::from_millis(100),
-        "closed {after:?} after the cancel"
-    );
+    assert_upstream_closed_within_100_ms(&fake, cancelled_at).await;
     raw.wait_for_log("call cancelled by the client").await;
 }
 
@@ -764,15 +761,7 @@ async fn cancelling_over_streamable_http_closes_the_upstream_connection_within_1
         .cancel(Some("user pressed stop".into()))
         .await
         .expect("send notifications/cancelled");
-    let closed_at = fake
-        .wait_for_disconnect(Duration::from_secs(5))
-        .await
-        .expect("the upstream connection was never closed");
-    let after = closed_at.saturating_duration_since(cancelled_at);
-    assert!(
-        after < Duration::from_millis(100),
-        "closed {after:?} after the cancel"
-    );
+    assert_upstream_closed_within_100_ms(&fake, cancelled_at).await;
     let _ = client.cancel().await;
     let log = server.terminate_cleanly().await;
     assert!(log.contains("call cancelled by the client"), "{log}");
@@ -818,15 +807,7 @@ async fn closing_a_legacy_sse_stream_cancels_its_calls_within_100_ms() {
     }
     let closed_by_client = Instant::now();
     drop(sse);
-    let closed_at = fake
-        .wait_for_disconnect(Duration::from_secs(5))
-        .await
-        .expect("the upstream connection was never closed");
-    let after = closed_at.saturating_duration_since(closed_by_client);
-    assert!(
-        after < Duration::from_millis(100),
-        "closed {after:?} after the client left"
-    );
+    assert_upstream_closed_within_100_ms(&fake, closed_by_client).await;
     let log = server.terminate_cleanly().await;
     assert!(log.contains("legacy SSE session closed"), "{log}");
     assert!(log.contains("call cancelled by the client"), "{log}");
