@@ -55,12 +55,13 @@ impl Router {
         }
     }
 
-    /// Runs one tool call inside a span, logs its outcome, and maps its error to a tool result.
+    /// Runs one tool call inside a span — in a pipeline context, with progress relayed when
+    /// the request asks for it — logs its outcome, and maps its error to a tool result.
     async fn run<F>(
         &self,
         tool: &'static str,
         ctx: &RequestContext<RoleServer>,
-        fut: F,
+        work: impl FnOnce(pipeline::Ctx) -> F,
     ) -> CallToolResult
     where
         F: Future<Output = Result<CallToolResult, Error>>,
@@ -68,7 +69,7 @@ impl Router {
         let span = tracing::info_span!("tool", gen_ai.tool.name = tool, mcp.request.id = %ctx.id);
         async move {
             let started = Instant::now();
-            let result = fut.await;
+            let result = self.with_progress(ctx, work).await;
             let ms = started.elapsed().as_millis() as u64;
             match result {
                 Ok(r) => {
@@ -122,12 +123,8 @@ impl Router {
         Parameters(input): Parameters<chat::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(chat::NAME, &ctx, async {
-            let out = self
-                .with_progress(&ctx, |c| async move {
-                    chat::execute(&self.app, input, &c).await
-                })
-                .await?;
+        self.run(chat::NAME, &ctx, |c| async move {
+            let out = chat::execute(&self.app, input, &c).await?;
             present(out.to_text(), &out)
         })
         .await
@@ -145,12 +142,8 @@ impl Router {
         Parameters(input): Parameters<vision::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(vision::NAME, &ctx, async {
-            let out = self
-                .with_progress(&ctx, |c| async move {
-                    vision::execute(&self.app, input, &c).await
-                })
-                .await?;
+        self.run(vision::NAME, &ctx, |c| async move {
+            let out = vision::execute(&self.app, input, &c).await?;
             present(out.to_text(), &out)
         })
         .await
@@ -168,12 +161,8 @@ impl Router {
         Parameters(input): Parameters<compare::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(compare::NAME, &ctx, async {
-            let out = self
-                .with_progress(&ctx, |c| async move {
-                    compare::execute(&self.app, input, &c).await
-                })
-                .await?;
+        self.run(compare::NAME, &ctx, |c| async move {
+            let out = compare::execute(&self.app, input, &c).await?;
             present(compare::text(&out), &out)
         })
         .await
@@ -191,7 +180,7 @@ impl Router {
         Parameters(input): Parameters<list_models::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(list_models::NAME, &ctx, async {
+        self.run(list_models::NAME, &ctx, |_| async move {
             let out = list_models::execute(&self.app, input).await?;
             present(list_models::text(&out), &out)
         })
@@ -210,12 +199,8 @@ impl Router {
         Parameters(input): Parameters<route_by_task::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(route_by_task::NAME, &ctx, async {
-            let out = self
-                .with_progress(&ctx, |c| async move {
-                    route_by_task::execute(&self.app, input, &c).await
-                })
-                .await?;
+        self.run(route_by_task::NAME, &ctx, |c| async move {
+            let out = route_by_task::execute(&self.app, input, &c).await?;
             present(route_by_task::text(&out), &out)
         })
         .await
