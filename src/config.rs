@@ -31,6 +31,10 @@ pub const DEFAULT_BASE_URL: &str = "https://api.aisa.one/v1";
 pub const DEFAULT_TIMEOUT_SECS: f64 = 120.0;
 /// How long establishing a connection may take by default.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest gap between two pieces of a streamed answer by default.
+pub const DEFAULT_STREAM_IDLE_SECS: f64 = 60.0;
+/// How often a streamed call says it is still waiting for the first token, by default.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 10_000;
 /// The largest local image `vision` will read by default.
 pub const DEFAULT_MAX_IMAGE_BYTES: u64 = 20 * 1024 * 1024;
 /// The HTTP address `serve --http` binds when neither the flag nor the file gives one.
@@ -55,6 +59,10 @@ pub struct RawConfig {
     pub allowed_dirs: Vec<PathBuf>,
     /// `LLM_ROUTER_AUTH_TOKEN`.
     pub auth_token: Option<String>,
+    /// `LLM_ROUTER_STREAM_IDLE_SECS`.
+    pub stream_idle_secs: Option<String>,
+    /// `LLM_ROUTER_HEARTBEAT_MS`.
+    pub heartbeat_ms: Option<String>,
     /// The config file and where it was found, when there is one.
     pub file: Option<(Location, RawFile)>,
 }
@@ -83,6 +91,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// A stream that sends nothing for this long (once tokens flow) is given up.
+    pub stream_idle_timeout: Duration,
+    /// While a streamed call waits for its first token, a progress notification this often.
+    pub heartbeat: Duration,
 }
 
 /// Settings for `serve --http` (flags may still override the address and lists).
@@ -141,6 +153,8 @@ impl RawConfig {
             allowed_dirs_env: std::env::var_os("LLM_ROUTER_ALLOWED_DIRS").filter(|v| !v.is_empty()),
             allowed_dirs: Vec::new(),
             auth_token: var("LLM_ROUTER_AUTH_TOKEN"),
+            stream_idle_secs: var("LLM_ROUTER_STREAM_IDLE_SECS"),
+            heartbeat_ms: var("LLM_ROUTER_HEARTBEAT_MS"),
             file: None,
         }
     }
@@ -213,6 +227,30 @@ impl RawConfig {
             total.as_secs_f64(),
         )
         .map_err(in_file)?;
+
+        let stream_idle_timeout = match self.stream_idle_secs.as_deref() {
+            Some(s) => parse_secs("LLM_ROUTER_STREAM_IDLE_SECS", s)?,
+            None => secs_in_file(
+                "timeouts.stream_idle_secs",
+                timeouts.stream_idle_secs,
+                DEFAULT_STREAM_IDLE_SECS,
+            )
+            .map_err(in_file)?,
+        };
+        let heartbeat_ms = match self.heartbeat_ms.as_deref() {
+            None => DEFAULT_HEARTBEAT_MS,
+            Some(s) => s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (10..=3_600_000).contains(ms))
+                .ok_or_else(|| {
+                    config_error(
+                        "LLM_ROUTER_HEARTBEAT_MS",
+                        format!("'{s}' is not a number of milliseconds between 10 and 3600000"),
+                    )
+                })?,
+        };
 
         let mut dirs = self.allowed_dirs;
         if let Some(list) = &self.allowed_dirs_env {
@@ -297,6 +335,8 @@ impl RawConfig {
             catalog,
             http,
             file: file_path,
+            stream_idle_timeout,
+            heartbeat: Duration::from_millis(heartbeat_ms),
         })
     }
 }

@@ -82,6 +82,18 @@ pub enum Error {
     #[error("every model failed: {}", list_failures(.errors))]
     AllModelsFailed { errors: Vec<(String, String)> },
 
+    /// A streamed answer broke off: it stalled, ended before `[DONE]`, or carried an error.
+    /// Before the first token this is like a timeout (retried, then the fallbacks); after it
+    /// nothing is retried — the caller has already been sent part of this model's answer.
+    #[error("{}", stream_broken(.model, .reason, .partial, *.after_first_token))]
+    StreamBroken {
+        model: String,
+        reason: String,
+        /// The text that had arrived.
+        partial: String,
+        after_first_token: bool,
+    },
+
     /// The caller cancelled the request.
     #[error("the request was cancelled")]
     Cancelled,
@@ -105,6 +117,19 @@ fn list_failures(errors: &[(String, String)]) -> String {
         .map(|(model, e)| format!("{model}: {e}"))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+fn stream_broken(model: &str, reason: &str, partial: &str, after_first_token: bool) -> String {
+    if !after_first_token {
+        return format!(
+            "the stream from {model} broke off before the first token: {reason}. Try again or use another model"
+        );
+    }
+    format!(
+        "the stream from {model} broke off after {} characters: {reason}. Fallback models are \
+         tried only before the first token, so none was tried. The partial answer was: {partial}",
+        partial.chars().count()
+    )
 }
 
 fn retry_hint(after: &Option<Duration>) -> String {
@@ -132,6 +157,9 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::RateLimited { .. } | Error::Timeout { .. } | Error::Connect { .. } => true,
+            Error::StreamBroken {
+                after_first_token, ..
+            } => !after_first_token,
             Error::Upstream { status, .. } => matches!(status, 500 | 502 | 503 | 504),
             _ => false,
         }
@@ -160,6 +188,7 @@ impl Error {
             Error::Connect { .. } => "connect",
             Error::BadResponse(_) => "bad_response",
             Error::AllModelsFailed { .. } => "all_models_failed",
+            Error::StreamBroken { .. } => "stream_broken",
             Error::Cancelled => "cancelled",
             Error::File(_) => "file",
         }

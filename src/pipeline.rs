@@ -3,6 +3,28 @@
 //! Every tool that calls a model goes through [`call`], so each answer carries the same
 //! facts — the model that served it, tokens, cost with its source, latency — computed the same
 //! way. Cancellation by the client drops the upstream request at once.
+//!
+//! A call runs in a [`Ctx`]: its cancellation token and, when the caller wants to see the
+//! answer as it is written, a [`ProgressSink`]. With a sink the call streams from the upstream
+//! and sends each new piece of text as [`Progress::Text`]; the final [`Answer`] is the same as
+//! without one, plus `time_to_first_token_ms`. This is the library entry point for streaming:
+//!
+//! ```no_run
+//! # async fn demo(app: &llm_router::App, request: llm_router::upstream::ChatRequest) {
+//! use llm_router::pipeline::{self, Ctx, Progress};
+//! let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+//! let printer = tokio::spawn(async move {
+//!     while let Some(Progress::Text(t)) = rx.recv().await {
+//!         eprint!("{t}");
+//!     }
+//! });
+//! let ctx = Ctx::streaming(tokio_util::sync::CancellationToken::new(), tx);
+//! let answer = pipeline::call(app, request, &[], &ctx).await;
+//! drop(ctx); // closes the channel: the printer ends
+//! let _ = printer.await;
+//! # let _ = answer;
+//! # }
+//! ```
 
 use std::time::Instant;
 
@@ -11,13 +33,65 @@ use rust_decimal::Decimal;
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Error;
 use crate::ledger::{self, CostSource, Tokens};
 use crate::routing::executor::{self, Attempt};
-use crate::upstream::ChatRequest;
+use crate::upstream::sse::Delta;
+use crate::upstream::{ChatRequest, ChatResponse};
 use crate::{App, metrics};
+
+/// What a call reports while it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    /// New answer text, in order: all of it concatenated is the answer's `content`.
+    Text(String),
+    /// One line about the call's progress (e.g. `compare_models`: a model finished).
+    Status(String),
+}
+
+/// Where a call sends its [`Progress`]. The receiver sees the channel close when the call's
+/// [`Ctx`] (and every clone of it) is dropped.
+pub type ProgressSink = mpsc::UnboundedSender<Progress>;
+
+/// The context one call runs in.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    /// Cancelled when the caller gives up: the upstream request is dropped at once.
+    pub ct: CancellationToken,
+    /// Set when the caller wants progress: the call streams from the upstream.
+    pub progress: Option<ProgressSink>,
+}
+
+impl Ctx {
+    /// A call without progress: one whole response from the upstream.
+    pub fn new(ct: CancellationToken) -> Self {
+        Self { ct, progress: None }
+    }
+
+    /// A streamed call: text goes to `sink` as it arrives.
+    pub fn streaming(ct: CancellationToken, sink: ProgressSink) -> Self {
+        Self {
+            ct,
+            progress: Some(sink),
+        }
+    }
+
+    /// The same cancellation, without progress (for calls whose text is not to be relayed,
+    /// such as the concurrent calls of `compare_models`).
+    pub fn quiet(&self) -> Self {
+        Self::new(self.ct.clone())
+    }
+
+    /// Sends a status line, when the caller wants progress.
+    pub fn status(&self, line: String) {
+        if let Some(sink) = &self.progress {
+            let _ = sink.send(Progress::Status(line));
+        }
+    }
+}
 
 /// One model's answer, with its accounting. The output of `chat` and `vision`, and part of
 /// `route_by_task`'s.
@@ -49,6 +123,9 @@ pub struct Answer {
     pub attempts: Vec<Attempt>,
     /// Wall time of the upstream call in milliseconds.
     pub latency_ms: u64,
+    /// When streamed: milliseconds from sending the request to the first token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_to_first_token_ms: Option<u64>,
 }
 
 impl Answer {
@@ -58,8 +135,12 @@ impl Answer {
             Some(usd) => format!("${usd:.6} ({})", source_name(self.cost_source)),
             None => "cost unknown".to_owned(),
         };
+        let first = match self.time_to_first_token_ms {
+            Some(ms) => format!(" (first token {ms} ms)"),
+            None => String::new(),
+        };
         format!(
-            "{} · {} in + {} out tokens · {} · {} ms",
+            "{} · {} in + {} out tokens · {} · {} ms{first}",
             self.model,
             self.usage.prompt_tokens,
             self.usage.completion_tokens,
@@ -96,12 +177,13 @@ pub fn source_name(s: CostSource) -> &'static str {
 }
 
 /// Calls `request.model`, then `fallbacks` in order if it fails, through the fallback
-/// executor (retries, cooldowns); the answer records every attempt.
+/// executor (retries, cooldowns); the answer records every attempt. With a progress sink in
+/// `ctx` the call streams, and fallbacks apply only to failures before the first token.
 pub async fn call(
     app: &App,
     request: ChatRequest,
     fallbacks: &[String],
-    ct: &CancellationToken,
+    ctx: &Ctx,
 ) -> Result<Answer, Error> {
     let mut chain = Vec::with_capacity(1 + fallbacks.len());
     chain.push(request.model.clone());
@@ -110,23 +192,17 @@ pub async fn call(
             chain.push(m.clone());
         }
     }
-    executor::run(app, &chain, request, ct).await
+    executor::run(app, &chain, request, ctx).await
 }
 
-/// Sends `request` upstream once and accounts for the answer.
-pub async fn call_once(
-    app: &App,
-    request: ChatRequest,
-    ct: &CancellationToken,
-) -> Result<Answer, Error> {
+/// Sends `request` upstream once — streamed when `ctx` has a progress sink — and accounts
+/// for the answer.
+pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Answer, Error> {
     let started = Instant::now();
-    let result = tokio::select! {
-        biased;
-        _ = ct.cancelled() => Err(Error::Cancelled),
-        r = app.upstream.chat(&request) => r,
-    };
+    let (result, first_token) = send(app, &request, ctx).await;
     let elapsed = started.elapsed();
-    let latency_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+    let ms = |t: Instant| u64::try_from(t.duration_since(started).as_millis()).unwrap_or(u64::MAX);
+    let latency_ms = ms(Instant::now());
     let metric_model = app.catalog.get(&request.model).map(|m| m.id.as_str());
     if let Err(e) = &result {
         metrics::upstream(metrics::Upstream {
@@ -147,6 +223,14 @@ pub async fn call_once(
                 message,
                 suggestions,
             });
+        }
+        Err(Error::Cancelled) => {
+            tracing::info!(
+                gen_ai.request.model = %request.model,
+                latency_ms,
+                "upstream call cancelled: the request was dropped"
+            );
+            return Err(Error::Cancelled);
         }
         Err(e) => {
             tracing::warn!(
@@ -196,6 +280,7 @@ pub async fn call_once(
         cost_exact: cost.usd,
         attempts: Vec::new(),
         latency_ms,
+        time_to_first_token_ms: first_token.map(ms),
     };
     metrics::upstream(metrics::Upstream {
         model: metric_model,
@@ -213,9 +298,40 @@ pub async fn call_once(
         cost_usd = answer.cost_usd,
         cost_source = source_name(answer.cost_source),
         latency_ms,
+        time_to_first_token_ms = answer.time_to_first_token_ms,
         "upstream call done"
     );
     Ok(answer)
+}
+
+/// The upstream exchange itself, until the answer or cancellation: whole, or streamed to
+/// `ctx.progress`. Also returns when the first token arrived, when streamed.
+async fn send(
+    app: &App,
+    request: &ChatRequest,
+    ctx: &Ctx,
+) -> (Result<ChatResponse, Error>, Option<Instant>) {
+    let Some(sink) = &ctx.progress else {
+        let result = tokio::select! {
+            biased;
+            _ = ctx.ct.cancelled() => Err(Error::Cancelled),
+            r = app.upstream.chat(request) => r,
+        };
+        return (result, None);
+    };
+    let mut first_token = None;
+    let mut on = |d: Delta<'_>| {
+        first_token.get_or_insert_with(Instant::now);
+        if let Delta::Text(text) = d {
+            let _ = sink.send(Progress::Text(text.to_owned()));
+        }
+    };
+    let result = tokio::select! {
+        biased;
+        _ = ctx.ct.cancelled() => Err(Error::Cancelled),
+        r = app.upstream.chat_stream(request, &mut on) => r,
+    };
+    (result, first_token)
 }
 
 /// A successful tool result: a short human-readable text block plus the structured value.

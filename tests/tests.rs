@@ -43,3 +43,5 @@ mod config;
 
 #[path = "suite/http_ops.rs"]
 mod http_ops;
+#[path = "suite/streaming.rs"]
+mod streaming;

@@ -155,6 +155,8 @@ pub struct RawTimeouts {
     pub connect_secs: Option<f64>,
     pub first_byte_secs: Option<f64>,
     pub total_secs: Option<f64>,
+    /// The longest gap between two pieces of a streamed answer.
+    pub stream_idle_secs: Option<f64>,
 }
 
 /// `[vision]`.

@@ -7,16 +7,21 @@
 //! which moves to the next model with a larger context window, and 404 (unknown model), which
 //! moves to the next model. Models in cooldown are skipped (unless every model is). Every try
 //! and skip is recorded as an [`Attempt`] on the answer.
+//!
+//! A streamed call follows the same rules until its first token. After it, a failure (the
+//! stream stalls or breaks off) ends the call: the caller has already been sent part of that
+//! model's answer, so neither a retry nor a fallback would be honest.
+//! [`Error::StreamBroken`] says so and carries the partial text. A cancelled call is recorded
+//! as an attempt with outcome `cancelled` and logged.
 
 use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
 use serde::Serialize;
-use tokio_util::sync::CancellationToken;
 
 use crate::App;
 use crate::error::Error;
-use crate::pipeline::{self, Answer};
+use crate::pipeline::{self, Answer, Ctx};
 use crate::routing::retry::Next;
 use crate::upstream::ChatRequest;
 
@@ -24,7 +29,8 @@ use crate::upstream::ChatRequest;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Attempt {
     pub model: String,
-    /// ok, skipped_cooldown, skipped_context, or the error kind (timeout, rate_limited, …).
+    /// ok, skipped_cooldown, skipped_context, or the error kind (timeout, rate_limited,
+    /// stream_broken, cancelled, …).
     pub outcome: String,
     /// The HTTP status, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,7 +70,7 @@ pub async fn run(
     app: &App,
     chain: &[String],
     request: ChatRequest,
-    ct: &CancellationToken,
+    ctx: &Ctx,
 ) -> Result<Answer, Error> {
     let retry = app.config.retry;
     let cooldowns = &app.cooldowns;
@@ -112,7 +118,7 @@ pub async fn run(
             let mut req = request.clone();
             req.model.clone_from(model);
             let started = Instant::now();
-            let result = pipeline::call_once(app, req, ct).await;
+            let result = pipeline::call_once(app, req, ctx).await;
             let latency_ms = ms(started.elapsed());
             let e = match result {
                 Ok(mut answer) => {
@@ -139,6 +145,12 @@ pub async fn run(
                 error: Some(e.to_string()),
             });
             if matches!(e, Error::Cancelled) {
+                tracing::info!(
+                    gen_ai.request.model = %model,
+                    outcome = "cancelled",
+                    attempts = attempts.len(),
+                    "call cancelled by the client"
+                );
                 return Err(e);
             }
             if e.is_retryable() {
@@ -154,7 +166,7 @@ pub async fn run(
                         );
                         tokio::select! {
                             biased;
-                            _ = ct.cancelled() => return Err(Error::Cancelled),
+                            _ = ctx.ct.cancelled() => return Err(Error::Cancelled),
                             _ = tokio::time::sleep(wait) => {}
                         }
                         waited = wait;
@@ -175,7 +187,15 @@ pub async fn run(
                 failures.push((model.clone(), e));
                 break;
             }
-            // 400/401/402/403 and local errors: every model would fail the same way.
+            if let Error::StreamBroken { partial, .. } = &e {
+                tracing::info!(
+                    gen_ai.request.model = %model,
+                    partial_chars = partial.chars().count(),
+                    "the stream broke off after its first token: no retry, no fallback"
+                );
+            }
+            // 400/401/402/403 and local errors: every model would fail the same way. A stream
+            // that broke off after its first token: the caller has part of this answer.
             return Err(e);
         }
         if let Some((_, e)) = failures.last() {

@@ -1,9 +1,15 @@
 //! The MCP handler: one [`Router`] serves every transport. Each tool method is thin — open
 //! a span with the tool name and request id, run the tool, and turn its error (if any) into
 //! a tool result through [`crate::error`]. Transports live in submodules.
+//!
+//! When a request carries a progress token, `chat`, `vision` and `route_by_task` stream the
+//! answer from the upstream and relay it as `notifications/progress` ([`progress`]);
+//! `compare_models` sends a line as each model finishes. Without a token nothing streams.
+//! `notifications/cancelled` cancels the request's token, which drops the upstream request.
 
 pub mod http;
 pub mod legacy_sse;
+pub mod progress;
 mod security;
 pub mod stdio;
 
@@ -16,6 +22,7 @@ use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::error::Error;
@@ -49,12 +56,13 @@ impl Router {
         }
     }
 
-    /// Runs one tool call inside a span, logs its outcome, and maps its error to a tool result.
+    /// Runs one tool call inside a span — in a pipeline context, with progress relayed when
+    /// the request asks for it — logs its outcome, and maps its error to a tool result.
     async fn run<F>(
         &self,
         tool: &'static str,
         ctx: &RequestContext<RoleServer>,
-        fut: F,
+        work: impl FnOnce(pipeline::Ctx) -> F,
     ) -> CallToolResult
     where
         F: Future<Output = Result<CallToolResult, Error>>,
@@ -66,7 +74,13 @@ impl Router {
                 Ok(_) => "ok",
                 Err(e) => e.kind(),
             };
-            let result = crate::metrics::tool_call(tool, tool == compare::NAME, outcome, fut).await;
+            let result = crate::metrics::tool_call(
+                tool,
+                tool == compare::NAME,
+                outcome,
+                self.with_progress(ctx, work),
+            )
+            .await;
             let ms = started.elapsed().as_millis() as u64;
             match result {
                 Ok(r) => {
@@ -81,6 +95,28 @@ impl Router {
         }
         .instrument(span)
         .await
+    }
+
+    /// Runs `work` in a pipeline context. When the request carries a progress token, the
+    /// context has a progress sink and what the call reports goes out as progress
+    /// notifications; this returns only after the last one was sent.
+    async fn with_progress<T, Fut>(
+        &self,
+        ctx: &RequestContext<RoleServer>,
+        work: impl FnOnce(pipeline::Ctx) -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let Some(token) = ctx.meta.get_progress_token() else {
+            return work(pipeline::Ctx::new(ctx.ct.clone())).await;
+        };
+        let (tx, rx) = mpsc::unbounded_channel();
+        // `work` owns the only sender: the relay ends when the call is over.
+        let call = work(pipeline::Ctx::streaming(ctx.ct.clone(), tx));
+        let relay = progress::Relay::new(ctx.peer.clone(), token, ctx.ct.clone());
+        let (result, ()) = tokio::join!(call, relay.run(rx, self.app.config.heartbeat));
+        result
     }
 }
 
@@ -98,8 +134,8 @@ impl Router {
         Parameters(input): Parameters<chat::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(chat::NAME, &ctx, async {
-            let out = chat::execute(&self.app, input, &ctx.ct).await?;
+        self.run(chat::NAME, &ctx, |c| async move {
+            let out = chat::execute(&self.app, input, &c).await?;
             present(out.to_text(), &out)
         })
         .await
@@ -117,8 +153,8 @@ impl Router {
         Parameters(input): Parameters<vision::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(vision::NAME, &ctx, async {
-            let out = vision::execute(&self.app, input, &ctx.ct).await?;
+        self.run(vision::NAME, &ctx, |c| async move {
+            let out = vision::execute(&self.app, input, &c).await?;
             present(out.to_text(), &out)
         })
         .await
@@ -136,8 +172,8 @@ impl Router {
         Parameters(input): Parameters<compare::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(compare::NAME, &ctx, async {
-            let out = compare::execute(&self.app, input, &ctx.ct).await?;
+        self.run(compare::NAME, &ctx, |c| async move {
+            let out = compare::execute(&self.app, input, &c).await?;
             present(compare::text(&out), &out)
         })
         .await
@@ -155,7 +191,7 @@ impl Router {
         Parameters(input): Parameters<list_models::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(list_models::NAME, &ctx, async {
+        self.run(list_models::NAME, &ctx, |_| async move {
             let out = list_models::execute(&self.app, input).await?;
             present(list_models::text(&out), &out)
         })
@@ -174,8 +210,8 @@ impl Router {
         Parameters(input): Parameters<route_by_task::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
-        self.run(route_by_task::NAME, &ctx, async {
-            let out = route_by_task::execute(&self.app, input, &ctx.ct).await?;
+        self.run(route_by_task::NAME, &ctx, |c| async move {
+            let out = route_by_task::execute(&self.app, input, &c).await?;
             present(route_by_task::text(&out), &out)
         })
         .await

@@ -3,11 +3,10 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::App;
 use crate::error::Error;
-use crate::pipeline::{self, Answer};
+use crate::pipeline::{self, Answer, Ctx};
 use crate::tools::input::{Conversation, fallback_ids, model_id, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
@@ -41,7 +40,7 @@ pub struct Input {
 /// Output of `chat`.
 pub type Output = Answer;
 
-pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Answer, Error> {
+pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error> {
     // parse
     reject_unknown::<Input>(NAME, &input.unknown)?;
     input.sampling.check()?;
@@ -58,5 +57,5 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         fine: input.fine,
         functions: input.functions,
     };
-    pipeline::call(app, request, &fallbacks, ct).await
+    pipeline::call(app, request, &fallbacks, ctx).await
 }

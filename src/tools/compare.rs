@@ -1,5 +1,7 @@
 //! `compare_models`: send the same conversation to 2–10 models at once and compare the
-//! answers, latency and cost side by side. One model failing does not fail the call.
+//! answers, latency and cost side by side. One model failing does not fail the call. When the
+//! caller wants progress, a status line goes out as each model finishes; the answers
+//! themselves are not streamed (interleaved text from ten models would help no one).
 
 use futures::future::join_all;
 use rust_decimal::Decimal;
@@ -7,12 +9,11 @@ use rust_decimal::prelude::ToPrimitive;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::App;
 use crate::error::{Error, invalid};
 use crate::ledger::{CostSource, Tokens};
-use crate::pipeline::{self, Answer};
+use crate::pipeline::{self, Answer, Ctx};
 use crate::tools::input::{Conversation, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::Sampling;
@@ -82,7 +83,7 @@ pub struct Output {
     pub summary: Summary,
 }
 
-pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Output, Error> {
+pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error> {
     // parse
     reject_unknown::<Input>(NAME, &input.unknown)?;
     input.sampling.check()?;
@@ -108,12 +109,18 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         ids.push(id);
     }
     // call + account, concurrently
+    let quiet = ctx.quiet();
     let calls = ids.iter().map(|id| {
         let request = ChatRequest::new(id.clone(), messages.clone(), input.sampling.clone());
+        let quiet = &quiet;
         async move {
             let started = std::time::Instant::now();
-            let outcome = pipeline::call(app, request, &[], ct).await;
-            (outcome, started.elapsed())
+            let outcome = pipeline::call(app, request, &[], quiet).await;
+            let elapsed = started.elapsed();
+            if !ctx.ct.is_cancelled() {
+                ctx.status(finished(id, &outcome, elapsed));
+            }
+            (outcome, elapsed)
         }
     });
     let outcomes = join_all(calls).await;
@@ -136,7 +143,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
             },
         })
         .collect();
-    if ct.is_cancelled() {
+    if ctx.ct.is_cancelled() {
         return Err(Error::Cancelled);
     }
     if !results.iter().any(|r| r.ok) {
@@ -149,6 +156,24 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     }
     let summary = summarise(&results);
     Ok(Output { results, summary })
+}
+
+/// The progress line for one model: "gpt-4.1 done in 812 ms, $0.002100".
+fn finished(model: &str, outcome: &Result<Answer, Error>, elapsed: std::time::Duration) -> String {
+    match outcome {
+        Ok(a) => {
+            let cost = match a.cost_usd {
+                Some(usd) => format!("${usd:.6}"),
+                None => "cost unknown".to_owned(),
+            };
+            format!("{model} done in {} ms, {cost}", a.latency_ms)
+        }
+        Err(e) => format!(
+            "{model} failed after {} ms: {}",
+            elapsed.as_millis(),
+            e.kind()
+        ),
+    }
 }
 
 fn success(model: String, a: Answer) -> ModelResult {

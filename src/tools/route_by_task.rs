@@ -5,11 +5,10 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tokio_util::sync::CancellationToken;
 
 use crate::App;
 use crate::error::Error;
-use crate::pipeline::{self, Answer};
+use crate::pipeline::{self, Answer, Ctx};
 use crate::routing::{self, Task};
 use crate::tools::input::{Conversation, fallback_ids, reject_unknown};
 use crate::upstream::ChatRequest;
@@ -59,7 +58,7 @@ pub struct Output {
     pub answer: Option<Answer>,
 }
 
-pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Output, Error> {
+pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error> {
     // parse
     reject_unknown::<Input>(NAME, &input.unknown)?;
     input.sampling.check()?;
@@ -84,7 +83,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
     }
     // call + account
     let request = ChatRequest::new(decision.chosen, messages, input.sampling);
-    out.answer = Some(pipeline::call(app, request, &out.fallback_chain, ct).await?);
+    out.answer = Some(pipeline::call(app, request, &out.fallback_chain, ctx).await?);
     Ok(out)
 }
 

@@ -13,11 +13,10 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::App;
 use crate::error::{Error, invalid};
-use crate::pipeline::{self, Answer};
+use crate::pipeline::{self, Answer, Ctx};
 use crate::tools::input::{fallback_ids, model_id, reject_unknown};
 use crate::upstream::ChatRequest;
 use crate::upstream::types::{Sampling, WireMessage};
@@ -72,7 +71,7 @@ pub struct Input {
     pub unknown: Map<String, Value>,
 }
 
-pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<Answer, Error> {
+pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error> {
     // parse
     reject_unknown::<Input>(NAME, &input.unknown)?;
     input.sampling.check()?;
@@ -115,7 +114,7 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         tool_calls: None,
     };
     let request = ChatRequest::new(model, vec![message], input.sampling);
-    pipeline::call(app, request, &fallbacks, ct).await
+    pipeline::call(app, request, &fallbacks, ctx).await
 }
 
 /// Fails when the catalog knows `id` and says it takes no images (unknown models are let

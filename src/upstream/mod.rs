@@ -3,7 +3,14 @@
 //! One pooled `reqwest` client for the process; every request carries the key as a Bearer
 //! token when one is configured. The key is exposed only here, at the moment the header is
 //! built, and scrubbed from any upstream text before that text reaches an error message.
+//!
+//! [`Upstream::chat`] reads a whole response; [`Upstream::chat_stream`] asks for a stream
+//! (`stream: true`, usage in the last chunk) and reports text as it arrives. A whole response
+//! must come within the request timeout. A stream's first token must come within it too (so a
+//! reasoning model may think as long as it would for a whole answer), and after that the
+//! stream may run as long as it keeps sending: only a gap longer than the idle timeout ends it.
 
+pub mod sse;
 mod status;
 pub mod types;
 
@@ -12,9 +19,11 @@ use std::time::Duration;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::error::Error;
+use sse::{Delta, StreamParser};
 pub use types::{ChatRequest, ChatResponse, LiveModel};
 
 /// The most of one upstream response body llm-router reads.
@@ -37,6 +46,21 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Ve
     Ok(body)
 }
 
+/// Whether a response is an SSE stream (anything but JSON is read as one).
+fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
+    !headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+}
+
+fn too_large() -> Error {
+    Error::BadResponse(format!(
+        "the response is larger than {} MB; llm-router stopped reading it",
+        MAX_BODY_BYTES / (1024 * 1024)
+    ))
+}
+
 /// The gateway client.
 #[derive(Debug)]
 pub struct Upstream {
@@ -46,8 +70,24 @@ pub struct Upstream {
     /// The AIsa gateway needs a key; a custom base URL (Ollama, vLLM) may not.
     key_required: bool,
     timeout: Duration,
-    /// How long to wait for the response headers.
+    /// How long to wait for the response headers (at most `timeout`).
     first_byte_timeout: Duration,
+    /// The longest gap between two pieces of a stream.
+    stream_idle: Duration,
+}
+
+/// The body of a streamed request: the request plus `stream` and `stream_options`.
+#[derive(serde::Serialize)]
+struct Streaming<'a> {
+    #[serde(flatten)]
+    request: &'a ChatRequest,
+    stream: bool,
+    stream_options: StreamOptions,
+}
+
+#[derive(serde::Serialize)]
+struct StreamOptions {
+    include_usage: bool,
 }
 
 impl Upstream {
@@ -56,7 +96,8 @@ impl Upstream {
         let http = reqwest::Client::builder()
             .user_agent(concat!("llm-router/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(config.connect_timeout)
-            .timeout(config.timeout)
+            // No client-wide total timeout: whole responses set one per request, streams
+            // are bounded by the idle timeout instead.
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
         Ok(Self {
@@ -66,6 +107,7 @@ impl Upstream {
             key_required: config.is_default_gateway,
             timeout: config.timeout,
             first_byte_timeout: config.first_byte_timeout,
+            stream_idle: config.stream_idle_timeout,
         })
     }
 
@@ -79,8 +121,14 @@ impl Upstream {
         let builder = self
             .http
             .post(format!("{}/chat/completions", self.base_url))
+            .timeout(self.timeout)
             .json(request);
         let response: ChatResponse = self.send(builder, &request.model).await?;
+        self.check_answer(response)
+    }
+
+    /// Fails on a 200 that carries an error object or no choices.
+    fn check_answer(&self, response: ChatResponse) -> Result<ChatResponse, Error> {
         if let Some(err) = &response.error {
             // A 200 that carries an error object: treat it as the gateway's failure.
             let message = status::error_message(err.to_string().as_bytes())
@@ -98,9 +146,129 @@ impl Upstream {
         Ok(response)
     }
 
+    /// `POST /chat/completions` with `stream: true` (and usage asked for in the last chunk):
+    /// calls `on` for each new piece of the answer as it arrives and returns the whole answer,
+    /// assembled into the shape [`Self::chat`] returns.
+    ///
+    /// Fails like [`Self::chat`] until the stream starts, and with [`Error::Timeout`] when no
+    /// token comes within the request timeout. After that, a stream that sends nothing for
+    /// longer than the idle timeout (at most that long before the first token, too), ends
+    /// before `[DONE]`, or carries an error object fails with [`Error::StreamBroken`], which
+    /// says whether any answer had arrived. Dropping the future drops the connection.
+    pub async fn chat_stream(
+        &self,
+        request: &ChatRequest,
+        on: &mut (dyn FnMut(Delta<'_>) + Send),
+    ) -> Result<ChatResponse, Error> {
+        let body = Streaming {
+            request,
+            stream: true,
+            stream_options: StreamOptions {
+                include_usage: true,
+            },
+        };
+        let url = format!("{}/chat/completions", self.base_url);
+        let builder = self.authorize(self.http.post(url).json(&body))?;
+        let timed_out = || Error::Timeout {
+            after: self.timeout,
+        };
+        let first_token_by = Instant::now() + self.timeout;
+        let mut response = self.send_for_headers(builder).await?;
+        let status = response.status();
+        if !status.is_success() || !is_event_stream(response.headers()) {
+            // An error status, or a gateway that ignored `stream: true` and sent one JSON body.
+            let headers = response.headers().clone();
+            let body = tokio::time::timeout(self.timeout, self.read_body(response))
+                .await
+                .map_err(|_| timed_out())??;
+            if !status.is_success() {
+                return Err(self.status_error(status, &headers, &body, &request.model));
+            }
+            let answer: ChatResponse = serde_json::from_slice(&body).map_err(|e| {
+                let snippet =
+                    status::error_message(&body).unwrap_or_else(|| "an empty body".into());
+                Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
+            })?;
+            let answer = self.check_answer(answer)?;
+            if let Some(message) = answer.choices.first().and_then(|c| c.message.as_ref()) {
+                let text = message.text();
+                if !text.is_empty() {
+                    on(Delta::Text(&text));
+                }
+            }
+            return Ok(answer);
+        }
+
+        let mut parser = StreamParser::new();
+        let mut read = 0usize;
+        loop {
+            // Until the first token the stream may be silent as long as a whole answer may
+            // take (a reasoning model thinks first); after it, no gap may pass the idle limit.
+            let first_token_left = first_token_by.saturating_duration_since(Instant::now());
+            let waiting_first = !parser.started() && first_token_left > self.stream_idle;
+            let limit = if waiting_first {
+                first_token_left
+            } else {
+                self.stream_idle
+            };
+            let chunk = match tokio::time::timeout(limit, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => chunk,
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    let why = format!("the connection failed: {e}");
+                    return Err(self.broken(&parser, request, why));
+                }
+                Err(_) if waiting_first => return Err(timed_out()),
+                Err(_) => {
+                    let why = format!(
+                        "it stalled: nothing arrived for {:.1}s (LLM_ROUTER_STREAM_IDLE_SECS or [timeouts] stream_idle_secs sets this limit)",
+                        self.stream_idle.as_secs_f64()
+                    );
+                    return Err(self.broken(&parser, request, why));
+                }
+            };
+            read += chunk.len();
+            if read > MAX_BODY_BYTES {
+                return Err(too_large());
+            }
+            if let Err(message) = parser.feed(&chunk, on) {
+                let why = format!("the gateway sent an error mid-stream: {message}");
+                return Err(self.broken(&parser, request, why));
+            }
+            if parser.is_done() {
+                break;
+            }
+        }
+        let skipped = parser.skipped();
+        if !skipped.is_empty() {
+            tracing::warn!(
+                gen_ai.request.model = %request.model,
+                skipped = ?skipped,
+                "skipped malformed parts of the stream"
+            );
+        }
+        let answer = parser
+            .finish(on)
+            .map_err(|why| self.broken(&parser, request, why))?;
+        self.check_answer(answer)
+    }
+
+    /// The error for a stream that broke off, with the text that had arrived.
+    fn broken(&self, parser: &StreamParser, request: &ChatRequest, why: String) -> Error {
+        Error::StreamBroken {
+            model: request.model.clone(),
+            reason: self.scrub(why),
+            partial: parser.text().to_owned(),
+            after_first_token: parser.started(),
+        }
+    }
+
     /// `GET /models`: the ids the gateway serves now.
     pub async fn list_models(&self) -> Result<Vec<LiveModel>, Error> {
-        let builder = self.http.get(format!("{}/models", self.base_url));
+        let builder = self
+            .http
+            .get(format!("{}/models", self.base_url))
+            .timeout(self.timeout);
         let list: types::ModelList = self.send(builder, "").await?;
         Ok(list.data)
     }
@@ -111,7 +279,39 @@ impl Upstream {
         builder: reqwest::RequestBuilder,
         model: &str,
     ) -> Result<T, Error> {
-        let builder = match &self.key {
+        let builder = self.authorize(builder)?;
+        let response = self.send_for_headers(builder).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = self.read_body(response).await?;
+        if !status.is_success() {
+            return Err(self.status_error(status, &headers, &body, model));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            let snippet = status::error_message(&body).unwrap_or_else(|| "an empty body".into());
+            Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
+        })
+    }
+
+    /// Sends a request and waits for its response headers, at most the first-byte timeout.
+    async fn send_for_headers(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, Error> {
+        tokio::time::timeout(self.first_byte_timeout, builder.send())
+            .await
+            .map_err(|_| Error::Timeout {
+                after: self.first_byte_timeout,
+            })?
+            .map_err(|e| status::from_transport(&e, self.timeout, &self.base_url))
+    }
+
+    /// Adds the key as a Bearer token (or fails when the gateway needs one and there is none).
+    fn authorize(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, Error> {
+        Ok(match &self.key {
             Some(key) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
                     .map_err(|_| {
@@ -125,39 +325,34 @@ impl Upstream {
             }
             None if self.key_required => return Err(Error::MissingApiKey),
             None => builder,
-        };
-        let transport =
-            |e: reqwest::Error| status::from_transport(&e, self.timeout, &self.base_url);
-        let response = tokio::time::timeout(self.first_byte_timeout, builder.send())
-            .await
-            .map_err(|_| Error::Timeout {
-                after: self.first_byte_timeout,
-            })?
-            .map_err(transport)?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = read_capped(response, MAX_BODY_BYTES)
+        })
+    }
+
+    /// Reads a whole body, capped at [`MAX_BODY_BYTES`].
+    async fn read_body(&self, response: reqwest::Response) -> Result<Vec<u8>, Error> {
+        read_capped(response, MAX_BODY_BYTES)
             .await
             .map_err(|e| match e {
-                Capped::Transport(e) => transport(e),
-                Capped::TooLarge => Error::BadResponse(format!(
-                    "the response is larger than {} MB; llm-router stopped reading it",
-                    MAX_BODY_BYTES / (1024 * 1024)
-                )),
-            })?;
-        if !status.is_success() {
-            let mut error = status::from_status(status, &headers, &body, model);
-            self.scrub_error(&mut error);
-            if let (Error::Unauthorized { message, .. }, None) = (&mut error, &self.key) {
-                // A custom base URL refused a keyless request: say what is missing.
-                message.push_str(" (no key was sent: AISA_API_KEY is not set)");
-            }
-            return Err(error);
+                Capped::Transport(e) => status::from_transport(&e, self.timeout, &self.base_url),
+                Capped::TooLarge => too_large(),
+            })
+    }
+
+    /// The error for a non-success status, with the key scrubbed from the gateway's text.
+    fn status_error(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        body: &[u8],
+        model: &str,
+    ) -> Error {
+        let mut error = status::from_status(status, headers, body, model);
+        self.scrub_error(&mut error);
+        if let (Error::Unauthorized { message, .. }, None) = (&mut error, &self.key) {
+            // A custom base URL refused a keyless request: say what is missing.
+            message.push_str(" (no key was sent: AISA_API_KEY is not set)");
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            let snippet = status::error_message(&body).unwrap_or_else(|| "an empty body".into());
-            Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
-        })
+        error
     }
 
     /// Removes the key from text that came from upstream.

@@ -154,8 +154,12 @@ async fn chat_omits_unset_parameters_upstream() {
             "{key} was not given and should not be sent: {body:#}"
         );
     }
-    assert!(
-        body.get("stream").is_none_or(|s| s == &json!(false)),
+    // rmcp's client puts a progress token on every request, so this call streams (a call
+    // without one is in streaming.rs).
+    assert_eq!(body["stream"], json!(true), "{body:#}");
+    assert_eq!(
+        body["stream_options"],
+        json!({"include_usage": true}),
         "{body:#}"
     );
 }

@@ -16,20 +16,40 @@
 //! | `slow`                | sleeps 5 s, then answers normally                           |
 //! | `rendezvous-*`        | waits (up to 5 s) until two `rendezvous-*` requests are in  |
 //! |                       | flight at once, then answers; 504 if the partner never came |
+//! | `delay-<ms>`          | answers normally after ms (streamed: headers at once, then  |
+//! |                       | the first chunk after ms)                                   |
+//!
+//! A request with `"stream": true` gets the same answer as an SSE stream of
+//! `chat.completion.chunk`s: a keep-alive comment, a role chunk, the text in 3-character
+//! pieces, tool calls as deltas, a finish chunk, a usage chunk (only when
+//! `stream_options.include_usage` is set and the answer has usage) and `[DONE]`. Models that
+//! only make sense streamed (non-streamed they answer normally):
+//!
+//! | model                 | stream                                                      |
+//! |-----------------------|-------------------------------------------------------------|
+//! | `drip-<ms>-<n>`       | n pieces `w0 `, `w1 `, … one every ms, then finish + usage  |
+//! | `stall-before`        | the role chunk, then nothing (the connection stays open)    |
+//! | `stall-after`         | `partial text` in 3 pieces, then nothing                    |
+//! | `cut-before`          | the role chunk, then the body ends without `[DONE]`         |
+//! | `cut-after`           | `partial text` in 3 pieces, then the end without `[DONE]`   |
+//!
+//! A stream whose client goes away before it ended is recorded as a disconnect
+//! ([`FakeUpstream::wait_for_disconnect`]), at the moment the fake sees the connection close.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc};
 
 use crate::util::KEY;
 
@@ -61,6 +81,9 @@ struct Inner {
     requests: Mutex<Vec<Recorded>>,
     models_fail: AtomicBool,
     rendezvous: tokio::sync::Barrier,
+    /// When clients went away from streams that had not ended.
+    disconnects: Mutex<Vec<Instant>>,
+    disconnected: Notify,
 }
 
 pub struct FakeUpstream {
@@ -88,6 +111,8 @@ impl FakeUpstream {
             requests: Mutex::new(Vec::new()),
             models_fail: AtomicBool::new(false),
             rendezvous: tokio::sync::Barrier::new(2),
+            disconnects: Mutex::new(Vec::new()),
+            disconnected: Notify::new(),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
@@ -138,6 +163,26 @@ impl FakeUpstream {
             "expected exactly one chat request upstream, got {chats:#?}"
         );
         chats[0].body.clone()
+    }
+
+    /// The first moment a client went away from a stream that had not ended, waiting up to
+    /// `within` for one.
+    pub async fn wait_for_disconnect(&self, within: Duration) -> Option<Instant> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.inner.disconnected.notified();
+            if let Some(at) = self.inner.disconnects.lock().unwrap().first() {
+                return Some(*at);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return None;
+            }
+        }
+    }
+
+    /// How many streams their clients left before the end.
+    pub fn disconnect_count(&self) -> usize {
+        self.inner.disconnects.lock().unwrap().len()
     }
 
     /// Every `GET /v1/models` received so far.
@@ -258,6 +303,8 @@ async fn chat_completions(
     let model = req["model"].as_str().unwrap_or_default().to_owned();
     let echo = format!("echo: {}", last_user_text(&req));
     let answer = json!({"role": "assistant", "content": echo});
+    let stream = req["stream"] == true;
+    let include_usage = req["stream_options"]["include_usage"] == true;
 
     // How many chat requests for this model the fake has seen, this one included.
     let seen = inner
@@ -270,15 +317,50 @@ async fn chat_completions(
     if let Some(r) = failure_mode(&model, seen, &last_user_text(&req)) {
         return r;
     }
+    if stream && let Some(script) = stream_mode(&model) {
+        return stream_response(&inner, script);
+    }
+    if let Some(ms) = model.strip_prefix("delay-").and_then(|ms| ms.parse().ok()) {
+        let completion = completion(&model, answer, "stop", Some(standard_usage()));
+        let delay = Duration::from_millis(ms);
+        if stream {
+            let mut script = vec![Step::Sleep(delay)];
+            script.extend(
+                stream_blocks(&completion, include_usage)
+                    .into_iter()
+                    .map(Step::Send),
+            );
+            return stream_response(&inner, script);
+        }
+        tokio::time::sleep(delay).await;
+        return axum::Json(completion).into_response();
+    }
+    match answer_for(&inner, &model, answer).await {
+        Ok(completion) if stream => {
+            let script = stream_blocks(&completion, include_usage)
+                .into_iter()
+                .map(Step::Send)
+                .collect();
+            stream_response(&inner, script)
+        }
+        Ok(completion) => axum::Json(completion).into_response(),
+        Err(response) => response,
+    }
+}
 
+/// The whole answer for `model`, or the error response its failure mode gives.
+#[allow(clippy::result_large_err)] // the Err is the HTTP response itself, sent at once
+async fn answer_for(inner: &Inner, model: &str, answer: Value) -> Result<Value, Response> {
+    let model = model.to_owned();
+    let ok = |v: Value| Ok::<Value, Response>(v);
     match model.as_str() {
         m if m == "gateway-cost" || m.starts_with("gateway-cost-as:") => {
             let served = m.strip_prefix("gateway-cost-as:").unwrap_or(m);
             let mut usage = standard_usage();
             usage["cost"] = json!(GATEWAY_COST);
-            axum::Json(completion(served, answer, "stop", Some(usage))).into_response()
+            ok(completion(served, answer, "stop", Some(usage)))
         }
-        "no-usage" => axum::Json(completion(&model, answer, "stop", None)).into_response(),
+        "no-usage" => ok(completion(&model, answer, "stop", None)),
         "tool-caller" => {
             let message = json!({
                 "role": "assistant",
@@ -289,22 +371,26 @@ async fn chat_completions(
                     "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}
                 }]
             });
-            axum::Json(completion(&model, message, "tool_calls", Some(standard_usage())))
-                .into_response()
+            ok(completion(
+                &model,
+                message,
+                "tool_calls",
+                Some(standard_usage()),
+            ))
         }
-        "status-402" => json_status(
+        "status-402" => Err(json_status(
             402,
             json!({"error": {
                 "code": "insufficient_credits",
                 "message": "Your account does not have enough credits",
                 "type": "billing_error"
             }}),
-        ),
-        "status-429" => json_status(
+        )),
+        "status-429" => Err(json_status(
             429,
             json!({"error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}),
-        ),
-        "status-500" => json_status(
+        )),
+        "status-500" => Err(json_status(
             500,
             json!({"error": {
                 "type": "server_error",
@@ -312,48 +398,197 @@ async fn chat_completions(
                 "message": "Something broke inside the gateway",
                 "request_id": "req_fake_500"
             }}),
-        ),
-        "status-502" => (
+        )),
+        "status-502" => Err((
             StatusCode::BAD_GATEWAY,
             [(header::CONTENT_TYPE, "text/html")],
             "<html><head><title>502 Bad Gateway</title></head>\
              <body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>",
         )
-            .into_response(),
-        "status-503" => json_status(
+            .into_response()),
+        "status-503" => Err(json_status(
             503,
             json!({"error": {
                 "code": "service_unavailable",
                 "message": "The service is temporarily unavailable"
             }}),
-        ),
-        m if m == "gpt-5x" || m.starts_with("missing-") => json_status(
+        )),
+        m if m == "gpt-5x" || m.starts_with("missing-") => Err(json_status(
             404,
             json!({"error": {
                 "code": "model_not_found",
                 "message": format!("The model `{m}` does not exist")
             }}),
-        ),
+        )),
         m if m.starts_with("rendezvous-") => {
             match tokio::time::timeout(Duration::from_secs(5), inner.rendezvous.wait()).await {
-                Ok(_) => axum::Json(completion(m, answer, "stop", Some(standard_usage())))
-                    .into_response(),
-                Err(_) => json_status(
+                Ok(_) => ok(completion(m, answer, "stop", Some(standard_usage()))),
+                Err(_) => Err(json_status(
                     504,
                     json!({"error": {"code": "no_partner",
                                      "message": "requests were not concurrent"}}),
-                ),
+                )),
             }
         }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(5)).await;
-            axum::Json(completion(&model, answer, "stop", Some(standard_usage()))).into_response()
+            ok(completion(&model, answer, "stop", Some(standard_usage())))
         }
         m => {
             let served = m.strip_prefix("served-as:").unwrap_or(m);
-            axum::Json(completion(served, answer, "stop", Some(standard_usage()))).into_response()
+            ok(completion(served, answer, "stop", Some(standard_usage())))
         }
     }
+}
+
+/// One step of a streamed response.
+#[derive(Clone)]
+enum Step {
+    /// Send this SSE text.
+    Send(String),
+    /// Wait (the client may leave meanwhile).
+    Sleep(Duration),
+    /// Send nothing more and keep the connection open until the client leaves.
+    Hang,
+}
+
+fn sse(data: &Value) -> String {
+    format!("data: {data}\n\n")
+}
+
+fn chunk(model: &Value, delta: Value, finish_reason: Value) -> Value {
+    json!({
+        "id": "chatcmpl-fake-123",
+        "object": "chat.completion.chunk",
+        "created": 1_760_000_000u64,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]
+    })
+}
+
+/// `text` in pieces of `n` characters.
+fn pieces(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    chars.chunks(n).map(|c| c.iter().collect()).collect()
+}
+
+/// The SSE text of a stream equivalent to the whole `completion`.
+fn stream_blocks(completion: &Value, include_usage: bool) -> Vec<String> {
+    let model = &completion["model"];
+    let choice = &completion["choices"][0];
+    let message = &choice["message"];
+    let mut blocks = vec![
+        ": keep-alive\n\n".to_owned(),
+        sse(&chunk(
+            model,
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        )),
+    ];
+    if let Some(text) = message["content"].as_str() {
+        for piece in pieces(text, 3) {
+            blocks.push(sse(&chunk(model, json!({"content": piece}), Value::Null)));
+        }
+    }
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let head = json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+            "function": {"name": call["function"]["name"], "arguments": ""}}]});
+        blocks.push(sse(&chunk(model, head, Value::Null)));
+        let args = call["function"]["arguments"].as_str().unwrap_or_default();
+        for piece in pieces(args, 5) {
+            let delta = json!({"tool_calls": [{"index": i, "function": {"arguments": piece}}]});
+            blocks.push(sse(&chunk(model, delta, Value::Null)));
+        }
+    }
+    blocks.push(sse(&chunk(
+        model,
+        json!({}),
+        choice["finish_reason"].clone(),
+    )));
+    if include_usage && completion.get("usage").is_some() {
+        blocks.push(sse(&json!({
+            "id": "chatcmpl-fake-123",
+            "object": "chat.completion.chunk",
+            "created": 1_760_000_000u64,
+            "model": model,
+            "choices": [],
+            "usage": completion["usage"]
+        })));
+    }
+    blocks.push("data: [DONE]\n\n".to_owned());
+    blocks
+}
+
+/// The script of the stream-only models, or `None` for the others.
+fn stream_mode(model: &str) -> Option<Vec<Step>> {
+    let name = json!(model);
+    let m = &name;
+    let role = Step::Send(sse(&chunk(m, json!({"role": "assistant"}), Value::Null)));
+    let text = |t: &str| Step::Send(sse(&chunk(m, json!({"content": t}), Value::Null)));
+    let partial = || vec![text("par"), text("tial"), text(" text")];
+    let script = match model {
+        "stall-before" => vec![role, Step::Hang],
+        "stall-after" => [vec![role], partial(), vec![Step::Hang]].concat(),
+        "cut-before" => vec![role],
+        "cut-after" => [vec![role], partial()].concat(),
+        other => {
+            let rest = other.strip_prefix("drip-")?;
+            let (ms, n) = rest.split_once('-')?;
+            let (ms, n): (u64, usize) = (ms.parse().ok()?, n.parse().ok()?);
+            let mut script = vec![role];
+            for i in 0..n {
+                script.push(Step::Sleep(Duration::from_millis(ms)));
+                script.push(text(&format!("w{i} ")));
+            }
+            script.push(Step::Send(sse(&chunk(m, json!({}), json!("stop")))));
+            let mut usage = chunk(m, json!({}), Value::Null);
+            usage["choices"] = json!([]);
+            usage["usage"] = standard_usage();
+            script.push(Step::Send(sse(&usage)));
+            script.push(Step::Send("data: [DONE]\n\n".to_owned()));
+            script
+        }
+    };
+    Some(script)
+}
+
+/// An SSE response that plays `script`; a client that leaves before the end is recorded.
+fn stream_response(inner: &Arc<Inner>, script: Vec<Step>) -> Response {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::convert::Infallible>>(4);
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let left = |inner: &Inner| {
+            inner.disconnects.lock().unwrap().push(Instant::now());
+            inner.disconnected.notify_waiters();
+        };
+        for step in script {
+            let gone = match step {
+                Step::Send(text) => tx.send(Ok(Bytes::from(text))).await.is_err(),
+                Step::Sleep(d) => tokio::select! {
+                    _ = tx.closed() => true,
+                    _ = tokio::time::sleep(d) => false,
+                },
+                Step::Hang => {
+                    tx.closed().await;
+                    true
+                }
+            };
+            if gone {
+                left(&inner);
+                return;
+            }
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")],
+        Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx)),
+    )
+        .into_response()
 }
 
 /// Failure modes for the routing tests, chosen by model name (and `seen`, the number of

@@ -22,7 +22,7 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// The token the authenticated servers expect.
 pub const TOKEN: &str = "router-token-0123456789";
 /// A JSON-RPC initialize for protocol `version`.
-pub fn initialize(id: u64, version: &str) -> Value {
+pub(crate) fn initialize(id: u64, version: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
         "protocolVersion": version,
         "capabilities": {},
@@ -31,7 +31,7 @@ pub fn initialize(id: u64, version: &str) -> Value {
 }
 
 /// A running `llm-router serve --http 127.0.0.1:0`.
-pub struct HttpServer {
+pub(crate) struct HttpServer {
     child: tokio::process::Child,
     /// `http://127.0.0.1:PORT`
     base: String,
@@ -66,7 +66,11 @@ fn spawn(
 }
 
 impl HttpServer {
-    pub async fn start(fake: &FakeUpstream, extra_args: &[&str], envs: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(
+        fake: &FakeUpstream,
+        extra_args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> Self {
         let mut args = vec!["--http", "127.0.0.1:0"];
         args.extend_from_slice(extra_args);
         let (mut child, home) = spawn(fake, &args, envs);
@@ -109,7 +113,7 @@ impl HttpServer {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -118,7 +122,7 @@ impl HttpServer {
     }
 
     /// Sends SIGTERM, asserts a successful exit and returns everything logged.
-    pub async fn terminate_cleanly(self) -> String {
+    pub(crate) async fn terminate_cleanly(self) -> String {
         let (status, log) = self.terminate().await;
         assert!(status.success(), "exit status {status}\n{log}");
         log
@@ -142,7 +146,7 @@ impl HttpServer {
 }
 
 /// An HTTP client that never goes through a proxy from the environment.
-pub fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
         .timeout(DEADLINE)
@@ -151,7 +155,7 @@ pub fn http() -> reqwest::Client {
 }
 
 /// An rmcp Streamable HTTP client session on `server`, optionally with a Bearer token.
-pub async fn mcp_client(
+pub(crate) async fn mcp_client(
     server: &HttpServer,
     token: Option<&str>,
 ) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
@@ -369,13 +373,13 @@ async fn an_oversize_body_gets_413() {
 }
 
 /// Reads `event:`/`data:` pairs from an SSE response body.
-pub struct SseReader {
+pub(crate) struct SseReader {
     body: futures::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
     buf: String,
 }
 
 impl SseReader {
-    pub fn new(resp: reqwest::Response) -> Self {
+    pub(crate) fn new(resp: reqwest::Response) -> Self {
         Self {
             body: resp.bytes_stream().boxed(),
             buf: String::new(),
@@ -383,7 +387,7 @@ impl SseReader {
     }
 
     /// The next event with a name or data (keep-alive comments are skipped).
-    pub async fn next(&mut self) -> (String, String) {
+    pub(crate) async fn next(&mut self) -> (String, String) {
         loop {
             if let Some(end) = self.buf.find("\n\n") {
                 let block: String = self.buf.drain(..end + 2).collect();
@@ -422,7 +426,7 @@ impl SseReader {
     }
 
     /// The next `message` event answering request `id`.
-    pub async fn response(&mut self, id: u64) -> Value {
+    pub(crate) async fn response(&mut self, id: u64) -> Value {
         loop {
             let (event, data) = self.next().await;
             assert_eq!(event, "message", "unexpected event {event}: {data}");
