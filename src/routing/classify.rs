@@ -21,10 +21,17 @@
 //!
 //! Matching is on whole words (ASCII, case-insensitive) or on substrings for CJK cues.
 
+mod detect;
+
 use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::routing::Task;
+use detect::{
+    CREATIVE_WORDS, DEPTH_WORDS, IMAGE_WORDS, code_lines, code_terms, found, reasoning_cues,
+    script, stack_trace, words,
+};
+pub use detect::{attachable_images, image_refs};
 
 /// Prompts of at least this many estimated tokens go to `long_context`.
 pub const LONG_CONTEXT_TOKENS: u64 = 32_000;
@@ -32,8 +39,6 @@ pub const LONG_CONTEXT_TOKENS: u64 = 32_000;
 pub const SHORT_TOKENS: u64 = 30;
 /// The share of letters that must be CJK for the `chinese` task.
 pub const CJK_RATIO: f64 = 0.2;
-/// Within CJK text, the share of kana that marks it as Japanese.
-const KANA_SHARE: f64 = 0.1;
 /// Tokens of chat-format overhead per message (OpenAI's accounting: 3, plus 3 for the reply).
 const TOKENS_PER_MESSAGE: u64 = 3;
 
@@ -112,7 +117,7 @@ pub fn classify(text: PromptText<'_>) -> Classification {
     let user = text.user;
     let lower = user.to_lowercase();
     let words = words(&lower);
-    let (cjk_ratio, cjk_language) = cjk(user);
+    let (cjk_ratio, cjk_language) = detect::cjk(user);
     let fence = user.contains("```");
     let stack = stack_trace(user);
     let lines = code_lines(user);
@@ -143,7 +148,10 @@ pub fn classify(text: PromptText<'_>) -> Classification {
 /// Applies the rules of the module docs, in order.
 fn rule(s: &Signals, reasoning_points: u32) -> (Task, String) {
     if s.images > 0 {
-        return (Task::Vision, plural(s.images, "image reference"));
+        return (
+            Task::Vision,
+            count(s.images, "image reference", "image references"),
+        );
     }
     if s.approx_tokens >= LONG_CONTEXT_TOKENS {
         return (
@@ -216,7 +224,11 @@ fn code_evidence(s: &Signals) -> Option<String> {
         parts.push("a stack trace".to_owned());
     }
     if s.code_lines > 0 {
-        parts.push(plural(s.code_lines, "line of code syntax"));
+        parts.push(count(
+            s.code_lines,
+            "line of code syntax",
+            "lines of code syntax",
+        ));
     }
     if !s.code_terms.is_empty() {
         parts.push(format!("programming terms ({})", list(&s.code_terms)));
@@ -230,13 +242,11 @@ fn code_evidence(s: &Signals) -> Option<String> {
     enough.then(|| parts.join(", "))
 }
 
-fn plural(n: u32, what: &str) -> String {
+fn count(n: u32, one: &str, many: &str) -> String {
     if n == 1 {
-        format!("1 {what}")
-    } else if let Some((head, tail)) = what.split_once(' ') {
-        format!("{n} {head}s {tail}")
+        format!("1 {one}")
     } else {
-        format!("{n} {what}s")
+        format!("{n} {many}")
     }
 }
 
@@ -244,513 +254,153 @@ fn list(items: &[String]) -> String {
     items.join(", ")
 }
 
-// ---------------------------------------------------------------------------------------------
-// Scripts
+#[cfg(test)]
+mod tests {
+    use super::detect::math_notation;
+    use super::*;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Script {
-    Han,
-    Kana,
-    Hangul,
-}
-
-fn script(c: char) -> Option<Script> {
-    match c as u32 {
-        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x20000..=0x2A6DF | 0xF900..=0xFAFF => {
-            Some(Script::Han)
-        }
-        0x3040..=0x309F | 0x30A0..=0x30FF | 0x31F0..=0x31FF | 0xFF66..=0xFF9D => Some(Script::Kana),
-        0xAC00..=0xD7AF | 0x1100..=0x11FF | 0x3130..=0x318F => Some(Script::Hangul),
-        _ => None,
-    }
-}
-
-/// The CJK share of the letters, and the language when it reaches [`CJK_RATIO`].
-fn cjk(text: &str) -> (f64, Option<&'static str>) {
-    let (mut letters, mut han, mut kana, mut hangul) = (0u32, 0u32, 0u32, 0u32);
-    for c in text.chars() {
-        match script(c) {
-            Some(Script::Han) => han += 1,
-            Some(Script::Kana) => kana += 1,
-            Some(Script::Hangul) => hangul += 1,
-            None if c.is_alphabetic() => letters += 1,
-            None => {}
-        }
-    }
-    let cjk = han + kana + hangul;
-    if cjk == 0 {
-        return (0.0, None);
-    }
-    let ratio = f64::from(cjk) / f64::from(cjk + letters);
-    let language = if ratio < CJK_RATIO {
-        None
-    } else if hangul > han + kana {
-        Some("ko")
-    } else if f64::from(kana) >= KANA_SHARE * f64::from(han + kana) {
-        Some("ja")
-    } else {
-        Some("zh")
-    };
-    (ratio, language)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Words and cue lists
-
-/// Lower-case ASCII words (letters, digits, `+`, `#`, `.` inside a word as in c++, c#, node.js).
-fn words(lower: &str) -> Vec<&str> {
-    lower
-        .split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '#' | '.' | '_')))
-        .map(|w| w.trim_end_matches('.'))
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// The cues of `list` present in the text: multi-word and single-word ASCII cues match whole
-/// words in order; cues with non-ASCII characters match as substrings. Each cue once.
-fn found(words: &[&str], lower: &str, list: &[&str]) -> Vec<String> {
-    list.iter()
-        .filter(|cue| {
-            if !cue.is_ascii() {
-                return lower.contains(*cue);
-            }
-            let parts: Vec<&str> = cue.split(' ').collect();
-            words.windows(parts.len()).any(|w| w == parts.as_slice())
+    fn run(text: &str) -> Classification {
+        classify(PromptText {
+            user: text,
+            approx_tokens: conversation_tokens([text]),
         })
-        .map(|cue| (*cue).to_owned())
-        .collect()
-}
-
-/// Programming terms, plus "in <language>" for a language named after "in", "using", "用"
-/// (Chinese "with") or before "で" (Japanese "in"): asking for code in a language counts twice.
-fn code_terms(words: &[&str], lower: &str) -> Vec<String> {
-    let mut terms = found(words, lower, CODE_TERMS);
-    for lang in LANGUAGES {
-        let ascii = words
-            .windows(2)
-            .any(|w| matches!(w[0], "in" | "using") && w[1] == *lang);
-        let cjk = lower.contains(&format!("用{lang}")) || lower.contains(&format!("{lang}で"));
-        if ascii || cjk {
-            terms.push(format!("in {lang}"));
-        }
     }
-    terms
-}
 
-/// Programming languages (also in [`CODE_TERMS`]).
-const LANGUAGES: &[&str] = &[
-    "rust",
-    "python",
-    "javascript",
-    "typescript",
-    "java",
-    "kotlin",
-    "swift",
-    "golang",
-    "c++",
-    "c#",
-    "ruby",
-    "php",
-    "sql",
-    "bash",
-    "haskell",
-    "scala",
-];
-
-const CODE_TERMS: &[&str] = &[
-    "rust",
-    "python",
-    "javascript",
-    "typescript",
-    "java",
-    "kotlin",
-    "swift",
-    "golang",
-    "c++",
-    "c#",
-    "ruby",
-    "php",
-    "sql",
-    "bash",
-    "haskell",
-    "scala",
-    "node.js",
-    "react",
-    "regex",
-    "function",
-    "functions",
-    "method",
-    "compile",
-    "compiler",
-    "compiles",
-    "bug",
-    "debug",
-    "refactor",
-    "stack trace",
-    "traceback",
-    "exception",
-    "segfault",
-    "api",
-    "endpoint",
-    "variable",
-    "array",
-    "recursion",
-    "algorithm",
-    "unit test",
-    "unit tests",
-    "script",
-    "code",
-    "query",
-    "database",
-    "repository",
-    "git",
-    "dockerfile",
-    "library",
-    "crate",
-    "syntax",
-    "runtime",
-    "borrow checker",
-    "pointer",
-    "struct",
-    "enum",
-    "iterator",
-    "closure",
-    "mutex",
-    "tuple",
-    "hashmap",
-    "linked list",
-    "binary tree",
-    "hash table",
-    "json",
-    "yaml",
-    "html",
-    "css",
-    "typeerror",
-    "nullpointerexception",
-    "代码",
-    "函数",
-    "编程",
-    "程序",
-    "算法",
-    "排序",
-    "コード",
-    "関数",
-    "プログラム",
-    "アルゴリズム",
-];
-
-const IMAGE_WORDS: &[&str] = &[
-    "this image",
-    "the image",
-    "attached image",
-    "this picture",
-    "the picture",
-    "this photo",
-    "the photo",
-    "screenshot",
-    "this diagram",
-    "the diagram",
-    "this chart",
-    "the chart",
-    "图片",
-    "图像",
-    "照片",
-    "截图",
-    "这张图",
-    "画像",
-    "写真",
-    "スクリーンショット",
-];
-
-const CREATIVE_WORDS: &[&str] = &[
-    "poem",
-    "poetry",
-    "haiku",
-    "sonnet",
-    "limerick",
-    "lyrics",
-    "song",
-    "story",
-    "stories",
-    "fairy tale",
-    "novel",
-    "screenplay",
-    "fiction",
-    "slogan",
-    "tagline",
-    "jingle",
-    "verse",
-    "诗",
-    "小说",
-    "故事",
-    "歌词",
-    "俳句",
-    "物語",
-    "小説",
-    "歌詞",
-];
-
-const DEPTH_WORDS: &[&str] = &[
-    "explain",
-    "summarize",
-    "summarise",
-    "summary",
-    "analyze",
-    "analyse",
-    "analysis",
-    "compare",
-    "describe",
-    "essay",
-    "detail",
-    "detailed",
-    "plan",
-    "review",
-    "outline",
-    "draft",
-    "report",
-    "pros and cons",
-];
-
-const PROOF_WORDS: &[&str] = &[
-    "prove",
-    "proof",
-    "theorem",
-    "lemma",
-    "corollary",
-    "show that",
-    "证明",
-    "定理",
-    "推导",
-    "証明",
-];
-
-const REASONING_WORDS: &[&str] = &[
-    "step by step",
-    "solve",
-    "calculate",
-    "compute",
-    "how many",
-    "probability",
-    "integral",
-    "derivative",
-    "derive",
-    "induction",
-    "equation",
-    "minimize",
-    "maximize",
-    "puzzle",
-    "riddle",
-    "if and only if",
-    "deduce",
-    "logically",
-    "求解",
-    "计算",
-    "概率",
-    "方程",
-    "解いて",
-];
-
-struct Reasoning {
-    cues: Vec<String>,
-    points: u32,
-}
-
-fn reasoning_cues(words: &[&str], lower: &str, text: &str) -> Reasoning {
-    // `words` splits on '-', so "step-by-step" matches "step by step".
-    let proof = found(words, lower, PROOF_WORDS);
-    let mut other = found(words, lower, REASONING_WORDS);
-    let mut points = 2 * proof.len() as u32 + other.len() as u32;
-    let mut cues = proof;
-    cues.append(&mut other);
-    if math_notation(text) {
-        cues.push("math notation".to_owned());
-        points += 1;
+    #[test]
+    fn token_estimate_counts_cjk_per_character_and_other_text_per_four() {
+        assert_eq!(approx_tokens(""), 0);
+        assert_eq!(approx_tokens("abcd"), 1);
+        assert_eq!(approx_tokens("abcde"), 2);
+        assert_eq!(approx_tokens("你好"), 2);
+        assert_eq!(approx_tokens("こんにちは"), 5);
+        assert_eq!(approx_tokens("hi 你好"), 3);
+        // One message "hi": 3 for the reply + 3 for the message + 1.
+        assert_eq!(conversation_tokens(["hi"]), 7);
+        assert_eq!(conversation_tokens(["a", "b"]), 11);
     }
-    Reasoning { cues, points }
-}
 
-/// Math notation: a math symbol (∫ ∑ √ ≤ …), or two of `+ * ^ =` between operands, as in
-/// `2x + 3 = 7` or `a^2 + b^2` (URLs are left out: their `?a=1&b=2` is not math).
-fn math_notation(text: &str) -> bool {
-    const SYMBOLS: &[char] = &[
-        '∫', '∑', '∏', '√', '≤', '≥', '≠', '∀', '∃', '∈', '⊂', '∞', 'π', '×', '÷', '±', '²', '³',
-    ];
-    if text.chars().any(|c| SYMBOLS.contains(&c)) {
-        return true;
+    #[test]
+    fn the_same_text_always_gets_the_same_answer() {
+        let text = "Prove that there are infinitely many primes.";
+        assert_eq!(run(text), run(text));
     }
-    let chars: Vec<char> = text
-        .split_whitespace()
-        .filter(|t| !t.contains("://"))
-        .flat_map(str::chars)
-        .collect();
-    let operand = |c: char| c.is_ascii_alphanumeric() || c == ')' || c == '(';
-    let ops = chars
-        .windows(3)
-        .filter(|w| matches!(w[1], '+' | '*' | '^' | '=') && operand(w[0]) && operand(w[2]))
-        .count();
-    ops >= 2
-}
 
-// ---------------------------------------------------------------------------------------------
-// Code
+    #[test]
+    fn code_signals_are_reported() {
+        let c = run("```rust\nfn main() {\n    println!(\"hi\");\n}\n```");
+        assert_eq!(c.task, Task::Code);
+        assert!(c.signals.code_fence);
+        assert!(!c.signals.stack_trace);
+        // `fn main() {` and `println!("hi");` (a lone `}` is too short to judge).
+        assert_eq!(c.signals.code_lines, 2, "{:?}", c.signals);
+        assert!(c.why.starts_with("a ``` code fence"), "{}", c.why);
 
-/// Whether the text holds a stack trace or compiler error from a common runtime.
-fn stack_trace(text: &str) -> bool {
-    const MARKERS: &[&str] = &[
-        "Traceback (most recent call last)",
-        "panicked at",
-        "Exception in thread",
-        "goroutine 1 [running]",
-        "error[E",
-        "Segmentation fault",
-        "core dumped",
-    ];
-    if MARKERS.iter().any(|m| text.contains(m)) {
-        return true;
+        let c = run("Exception in thread \"main\" java.lang.NullPointerException");
+        assert_eq!(c.task, Task::Code);
+        assert!(c.signals.stack_trace);
+
+        // One programming term is not enough; asking for a language is.
+        assert_eq!(
+            run("Write a poem about rust on my old bike").task,
+            Task::Creative
+        );
+        let c = run("Write a function that parses dates in Python");
+        assert_eq!(c.task, Task::Code);
+        assert_eq!(c.signals.code_terms, ["python", "function", "in python"]);
     }
-    let mut frames = 0;
-    for line in text.lines() {
-        let t = line.trim_start();
-        // Python: `File "app.py", line 12, in main`
-        if t.starts_with("File \"") && t.contains("\", line ") {
-            return true;
-        }
-        // Java/JS/C#: `at com.x.Y.z(Y.java:10)`, `at main (/app/index.js:3:5)`
-        if t.starts_with("at ") && t.contains(':') && t.ends_with(')') {
-            frames += 1;
-        }
+
+    #[test]
+    fn cjk_text_is_chinese_unless_it_has_kana_or_is_korean() {
+        let c = run("请介绍一下长城的历史");
+        assert_eq!(
+            (c.task, c.signals.cjk_language),
+            (Task::Chinese, Some("zh"))
+        );
+        assert_eq!(c.signals.cjk_ratio, 1.0);
+
+        let c = run(
+            "日本の歴史について詳しく説明してください。特に江戸時代の文化と経済の発展について知りたいです。",
+        );
+        assert_eq!(c.signals.cjk_language, Some("ja"));
+        assert_eq!(c.task, Task::General, "{}", c.why);
+        assert!(c.why.contains("Japanese"), "{}", c.why);
+
+        assert_eq!(run("안녕하세요").signals.cjk_language, Some("ko"));
+
+        // A few CJK characters in English text do not make it Chinese.
+        let c = run("What does the idiom 塞翁失马 mean, and where does it come from?");
+        assert_eq!(c.signals.cjk_language, None);
+        assert!(c.signals.cjk_ratio > 0.0 && c.signals.cjk_ratio < CJK_RATIO);
+        assert_ne!(c.task, Task::Chinese);
     }
-    frames >= 2
-}
 
-/// Counts lines, and inline `code` spans, that look like code.
-fn code_lines(text: &str) -> u32 {
-    let lines = text.lines().filter(|l| looks_like_code(l)).count();
-    (lines + inline_code_spans(text)) as u32
-}
-
-/// Line starts that mark code when the line also has code punctuation.
-const CODE_STARTS: &[&str] = &[
-    "fn ",
-    "pub ",
-    "impl ",
-    "let ",
-    "const ",
-    "var ",
-    "def ",
-    "class ",
-    "package ",
-    "func ",
-    "public ",
-    "private ",
-    "static ",
-    "return ",
-    "if (",
-    "for (",
-    "while (",
-    "} else",
-    "use ",
-    "struct ",
-    "enum ",
-    "async ",
-    "function ",
-    "console.",
-    "print(",
-    "println!",
-    "#include",
-    "#!/",
-    "export ",
-];
-
-/// Upper-case SQL clause starts: code on their own.
-const SQL_STARTS: &[&str] = &[
-    "SELECT ",
-    "FROM ",
-    "WHERE ",
-    "GROUP BY ",
-    "ORDER BY ",
-    "INSERT INTO ",
-    "UPDATE ",
-    "DELETE FROM ",
-    "CREATE TABLE ",
-    "ALTER TABLE ",
-    "JOIN ",
-    "LEFT JOIN ",
-    "INNER JOIN ",
-    "HAVING ",
-    "VALUES ",
-];
-
-/// Punctuation pairs that prose rarely has and code often does.
-const CODE_MARKS: &[&str] = &[
-    "();", "::", "=> ", "!=", "==", "&&", "||", "+=", "</", "/>", "){",
-];
-
-fn looks_like_code(line: &str) -> bool {
-    let t = line.trim();
-    if t.len() < 3 {
-        return false;
+    #[test]
+    fn rules_apply_in_order() {
+        // An image reference beats code.
+        assert_eq!(
+            run("Fix the bug in this function: https://x.io/shot.png").task,
+            Task::Vision
+        );
+        // Code beats words about an image.
+        assert_eq!(
+            run("Write a Python function to crop this image to a square").task,
+            Task::Code
+        );
+        // Code and reasoning beat Chinese.
+        assert_eq!(run("用Python写一个快速排序").task, Task::Code);
+        assert_eq!(run("证明：根号2是无理数").task, Task::Reasoning);
+        // Chinese beats creative.
+        assert_eq!(run("写一首关于秋天的诗").task, Task::Chinese);
+        // Depth keeps a short message off fast.
+        assert_eq!(run("Explain photosynthesis").task, Task::General);
+        assert_eq!(run("hello there!").task, Task::Fast);
     }
-    let punctuated = t.contains(['(', '=', '{', ':', ';', '<', '[']);
-    let keyword = CODE_STARTS.iter().any(|s| t.starts_with(s)) && punctuated;
-    let ends = t.ends_with(';') || t.ends_with('{') || t == "}" || t == "};" || t.ends_with("):");
-    let marks = CODE_MARKS.iter().any(|m| t.contains(m));
-    let sql = SQL_STARTS.iter().any(|s| t.starts_with(s));
-    let shell = t
-        .strip_prefix("$ ")
-        .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic()));
-    let import = (t.starts_with("import ") || (t.starts_with("from ") && t.contains(" import ")))
-        && !t.ends_with(['.', '?', '!']);
-    keyword || ends || marks || sql || shell || import
-}
 
-/// Inline `code` spans on one line holding code punctuation, as in `os.path.join()`.
-fn inline_code_spans(text: &str) -> usize {
-    text.split('`')
-        .skip(1)
-        .step_by(2)
-        .filter(|span| {
-            !span.is_empty()
-                && !span.contains('\n')
-                && span.contains(['(', '.', '_', ':', '=', '<', '[', ';'])
-        })
-        .count()
-}
+    #[test]
+    fn long_context_starts_at_the_threshold() {
+        let words = |n: usize| "word ".repeat(n);
+        // "word " is 5 chars; 4 chars a token; +6 for the message and reply.
+        let just_below = words(((LONG_CONTEXT_TOKENS - 7) * 4 / 5) as usize);
+        let tokens = conversation_tokens([just_below.as_str()]);
+        assert!(tokens < LONG_CONTEXT_TOKENS, "{tokens}");
+        assert_ne!(run(&just_below).task, Task::LongContext);
+        let at = words((LONG_CONTEXT_TOKENS * 4 / 5) as usize);
+        assert!(conversation_tokens([at.as_str()]) >= LONG_CONTEXT_TOKENS);
+        let c = run(&at);
+        assert_eq!(c.task, Task::LongContext);
+        assert!(c.why.contains("32000"), "{}", c.why);
+    }
 
-// ---------------------------------------------------------------------------------------------
-// Images
+    #[test]
+    fn reasoning_needs_two_points() {
+        assert_eq!(run("How many legs does a spider have?").task, Task::Fast);
+        let c = run("Solve 3x + 5 = 20.");
+        assert_eq!(c.task, Task::Reasoning);
+        assert_eq!(c.signals.reasoning_cues, ["solve", "math notation"]);
+        // Dates and URLs are not math notation.
+        assert!(!math_notation("deadline 2024-01-15, review 2024-02-01"));
+        assert!(!math_notation("see https://a.io/?x=1&y=2&z=3"));
+        assert!(math_notation("a^2 + b^2 = c^2"));
+        assert!(math_notation("∫ f(x) dx"));
+    }
 
-const IMAGE_EXTENSIONS: &[&str] = &[".png", ".jpg", ".jpeg", ".gif", ".webp"];
-
-/// The image references in a text, in order: http(s) URLs and file names ending in an image
-/// extension, and `data:image/…` URIs.
-pub fn image_refs(text: &str) -> Vec<&str> {
-    text.split(|c: char| {
-        c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>' | '(' | ')' | '[' | ']')
-    })
-    .map(|t| t.trim_end_matches([',', '.', ';', '!', '?']))
-    .filter(|t| {
-        let lower = t.to_ascii_lowercase();
-        if lower.starts_with("data:image/") {
-            return true;
-        }
-        let path = lower.split(['?', '#']).next().unwrap_or_default();
-        path.len() > 4 && IMAGE_EXTENSIONS.iter().any(|e| path.ends_with(e))
-    })
-    .collect()
-}
-
-/// The image references that can be attached to a request as they are: http(s) URLs and
-/// `data:image/…;base64,` URIs (local files are for the `vision` tool, which checks them).
-pub fn attachable_images(text: &str) -> Vec<String> {
-    image_refs(text)
-        .into_iter()
-        .filter(|r| {
-            let lower = r.to_ascii_lowercase();
-            lower.starts_with("https://")
-                || lower.starts_with("http://")
-                || (lower.starts_with("data:image/") && lower.contains(";base64,"))
-        })
-        .map(str::to_owned)
-        .collect()
+    #[test]
+    fn image_references_are_found_and_only_urls_are_attachable() {
+        let text = "Compare https://a.io/x.PNG?size=2, ./local/shot.jpg and \
+                    data:image/png;base64,AAAA. Also https://a.io/page.html";
+        assert_eq!(
+            image_refs(text),
+            [
+                "https://a.io/x.PNG?size=2",
+                "./local/shot.jpg",
+                "data:image/png;base64,AAAA"
+            ]
+        );
+        assert_eq!(
+            attachable_images(text),
+            ["https://a.io/x.PNG?size=2", "data:image/png;base64,AAAA"]
+        );
+        let c = run(text);
+        assert_eq!((c.task, c.signals.images), (Task::Vision, 3));
+    }
 }
