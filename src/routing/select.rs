@@ -349,8 +349,10 @@ fn misses(m: &ModelInfo, q: &Query<'_>) -> Vec<Miss> {
 }
 
 /// How far a model is from qualifying: the relative overshoot of each price and context
-/// miss, 1 for each other miss. Only compares near misses; never shown.
+/// miss, 1 for each other miss, and far for a price or window the catalog does not state
+/// (nothing says it is near). Only compares near misses; never shown.
 fn distance(misses: &[Miss]) -> f64 {
+    const UNSTATED: f64 = 1e9;
     let ratio = |over: Decimal, limit: Decimal| -> f64 {
         if limit.is_zero() {
             return 1.0;
@@ -372,6 +374,9 @@ fn distance(misses: &[Miss]) -> f64 {
                 window: Some(w),
                 min,
             } => ratio(Decimal::from(*min), Decimal::from(*w)),
+            Miss::InputPrice { price: None, .. }
+            | Miss::OutputPrice { price: None, .. }
+            | Miss::MinContext { window: None, .. } => UNSTATED,
             _ => 1.0,
         })
         .sum()

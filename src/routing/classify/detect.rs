@@ -286,7 +286,22 @@ fn looks_like_code(line: &str) -> bool {
         .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_alphabetic()));
     let import = (t.starts_with("import ") || (t.starts_with("from ") && t.contains(" import ")))
         && !t.ends_with(['.', '?', '!']);
-    keyword || ends || marks || sql || shell || import
+    keyword || ends || marks || sql || shell || import || call_line(t)
+}
+
+/// A line that is one call of a qualified or snake_case name, as `fmt.Println("hi")`,
+/// `os.getcwd()` or `read_file(path);` (prose puts a space before its parentheses).
+fn call_line(t: &str) -> bool {
+    let t = t.strip_suffix(';').unwrap_or(t);
+    let Some((name, _)) = t.split_once('(') else {
+        return false;
+    };
+    t.ends_with(')')
+        && name.contains(['.', '_'])
+        && name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
 }
 
 /// Inline `code` spans on one line holding code punctuation, as in `os.path.join()`.
