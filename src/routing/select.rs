@@ -133,7 +133,10 @@ pub fn decide(catalog: &Catalog, q: &Query<'_>) -> Result<Decision, Error> {
         {
             "prefer fast: the catalog's low-latency models come first".to_owned()
         }
-        Some(r) if route_ids.contains(&chosen.id.as_str()) => r.why.clone(),
+        Some(r) if route_ids.first() == Some(&chosen.id.as_str()) => r.why.clone(),
+        Some(r) if route_ids.contains(&chosen.id.as_str()) => {
+            format!("next in the task's chain ({})", r.why)
+        }
         None => "the default model".to_owned(),
         Some(_) => format!(
             "the task's chain ({}) was passed over; this is the highest-priced model that \
@@ -409,10 +412,14 @@ fn no_model(catalog: &Catalog, q: &Query<'_>, route: &[&str]) -> Error {
     if let Some(min) = c.min_context {
         asked.push(format!("min_context {min}"));
     }
-    asked.push(format!(
-        "room for ~{} tokens (prompt + answer)",
-        q.prompt_tokens.saturating_add(q.output_tokens)
-    ));
+    let need = q.prompt_tokens.saturating_add(q.output_tokens);
+    let some_too_small = catalog
+        .models()
+        .iter()
+        .any(|m| m.context_window.is_some_and(|w| w < need));
+    if some_too_small {
+        asked.push(format!("room for ~{need} tokens (prompt + answer)"));
+    }
     let nearest = catalog
         .models()
         .iter()
@@ -700,9 +707,23 @@ mod tests {
             .to_string();
         assert!(e.contains("min_context 2000000"), "{e}");
         assert!(e.contains("task reasoning (needs reasoning)"), "{e}");
+        assert!(!e.contains("room for"), "not binding, not named: {e}");
         // The reasoning model with the largest stated window is the nearest.
         assert!(
             e.contains("nearest miss: gemini-2.5-pro ($0.875 in / $7.00 out per 1M tokens) — context window 1048576 < min_context 2000000"),
+            "{e}"
+        );
+        // A prompt no stated window holds (models with no stated window pass the fit, which
+        // `min_context` rules out): the size is named.
+        let c = Constraints {
+            min_context: Some(1000),
+            ..Constraints::default()
+        };
+        let mut q = query(Task::General, &c);
+        q.prompt_tokens = 2_000_000;
+        let e = decide(&catalog, &q).unwrap_err().to_string();
+        assert!(
+            e.contains("room for ~2001024 tokens (prompt + answer)"),
             "{e}"
         );
     }
