@@ -122,9 +122,14 @@ pub fn decide(catalog: &Catalog, q: &Query<'_>) -> Result<Decision, Error> {
         })
         .collect();
     let estimated_cost = estimate(chosen, q);
+    let listed = if q.live.is_empty() || !q.live.contains(&chosen.id) {
+        ""
+    } else {
+        " (of the models the gateway lists)"
+    };
     let why = match route {
         _ if q.task == Task::Cheap || q.prefer == Prefer::Cheap => {
-            "the cheapest catalog model for this prompt that meets the constraints".to_owned()
+            format!("the cheapest catalog model for this prompt that meets the constraints{listed}")
         }
         _ if q.prefer == Prefer::Fast
             && catalog
@@ -140,7 +145,7 @@ pub fn decide(catalog: &Catalog, q: &Query<'_>) -> Result<Decision, Error> {
         None => "the default model".to_owned(),
         Some(_) => format!(
             "the task's chain ({}) was passed over; this is the highest-priced model that \
-             qualifies",
+             qualifies{listed}",
             route_ids.join(", ")
         ),
     };
@@ -572,6 +577,12 @@ mod tests {
         assert!(
             d.reason
                 .contains("gpt-5 (not in the gateway's live model list)")
+        );
+        assert!(
+            d.reason
+                .contains("qualifies (of the models the gateway lists)"),
+            "{}",
+            d.reason
         );
     }
 
