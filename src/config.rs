@@ -582,6 +582,13 @@ fn check_catalog(file: &RawFile) -> Result<(Catalog, Vec<String>), ConfigError> 
         catalog.default_vision_model = id;
     }
     for (task, chain) in &file.routes {
+        if *task == crate::routing::Task::Cheap {
+            return Err(config_error(
+                "routes.cheap",
+                "the cheap task has no fixed chain: route_by_task picks the cheapest model for \
+                 each prompt from the prices; change prices under [[models]] instead",
+            ));
+        }
         if chain.is_empty() {
             return Err(config_error(
                 format!("routes.{task}"),
@@ -783,6 +790,9 @@ mod tests {
         assert!(err("[aliases]\nfast = \"gpt-9\"").contains("aliases.fast: unknown model 'gpt-9'"));
         assert!(err("[aliases]\n\"gpt-4.1\" = \"gpt-4o\"").contains("is a model id"));
         assert!(err("[routes]\ncode = []").contains("routes.code: the chain is empty"));
+        assert!(
+            err("[routes]\ncheap = [\"gpt-4o-mini\"]").contains("routes.cheap: the cheap task")
+        );
         assert!(err("default_vision_model = \"deepseek-v3.2\"").contains("does not accept images"));
     }
 
@@ -790,7 +800,7 @@ mod tests {
     fn declared_models_can_be_routed_to() {
         let c = with_file(
             "[[models]]\nid = \"llama3.2\"\ninput_price = 0\noutput_price = 0\n\
-             [routes]\ncheap = [\"llama3.2\", \"gpt-4.1-mini\"]\n",
+             [routes]\nfast = [\"llama3.2\", \"gpt-4.1-mini\"]\n",
         )
         .unwrap();
         let m = c.catalog.get("llama3.2").unwrap();

@@ -11,6 +11,7 @@ mod suggest;
 use std::collections::{BTreeMap, HashMap};
 
 use rust_decimal::Decimal;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::routing::Task;
@@ -25,6 +26,27 @@ pub struct Price {
     pub output: Decimal,
 }
 
+// A capability a model may have (the catalog's `vision`, `tools` and `reasoning` flags). (A
+// plain comment: a doc comment would be copied into the tool schemas.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Capability {
+    Vision,
+    Tools,
+    Reasoning,
+}
+
+impl Capability {
+    /// The name used in arguments and the catalog file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Vision => "vision",
+            Capability::Tools => "tools",
+            Capability::Reasoning => "reasoning",
+        }
+    }
+}
+
 /// One model as the catalog knows it.
 #[derive(Debug, Clone, Default)]
 pub struct ModelInfo {
@@ -37,6 +59,17 @@ pub struct ModelInfo {
     pub price: Option<Price>,
     /// Where the price comes from ("aisa", "litellm-list", …).
     pub price_source: Option<String>,
+}
+
+impl ModelInfo {
+    /// Whether the catalog says the model has `cap`.
+    pub fn has(&self, cap: Capability) -> bool {
+        match cap {
+            Capability::Vision => self.vision,
+            Capability::Tools => self.tools,
+            Capability::Reasoning => self.reasoning,
+        }
+    }
 }
 
 /// The default chain for one task: the first model is chosen, the rest are fallbacks.

@@ -18,14 +18,7 @@ pub const NAME: &str = "list_models";
 pub const DESCRIPTION: &str = "Models with family, context window, capabilities, USD per 1M tokens in/out, \
 and live availability.";
 
-// A capability to filter on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Capability {
-    Vision,
-    Tools,
-    Reasoning,
-}
+pub use crate::catalog::Capability;
 
 /// Arguments of `list_models`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

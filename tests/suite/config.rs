@@ -92,7 +92,8 @@ async fn the_config_file_replaces_a_task_route() {
             .await,
     );
     assert_eq!(v["chosen_model"], "mistral-large", "{v:#}");
-    assert_eq!(v["fallback_chain"], json!(["gpt-4.1"]));
+    // The configured order comes first (the router may pad a short chain; see README).
+    assert_eq!(v["fallback_chain"][0], "gpt-4.1", "{v:#}");
 }
 
 #[tokio::test]
