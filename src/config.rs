@@ -10,6 +10,7 @@
 //! built. It is never read from the config file.
 
 pub mod file;
+pub mod usage;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -57,6 +58,10 @@ pub struct RawConfig {
     pub auth_token: Option<String>,
     /// The config file and where it was found, when there is one.
     pub file: Option<(Location, RawFile)>,
+    /// `LLM_ROUTER_LEDGER_PATH`, `LLM_ROUTER_NO_LEDGER`, `LLM_ROUTER_BUDGET_*`.
+    pub usage_env: usage::UsageEnv,
+    /// `--no-ledger`.
+    pub no_ledger: bool,
 }
 
 /// Checked configuration.
@@ -83,6 +88,10 @@ pub struct Config {
     pub http: HttpConfig,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
+    /// Where the usage ledger lives (`path: None`: in memory only).
+    pub ledger: usage::LedgerConfig,
+    pub budget: crate::ledger::budget::BudgetConfig,
+    pub cache: crate::ledger::cache::CacheConfig,
 }
 
 /// Settings for `serve --http` (flags may still override the address and lists).
@@ -142,6 +151,8 @@ impl RawConfig {
             allowed_dirs: Vec::new(),
             auth_token: var("LLM_ROUTER_AUTH_TOKEN"),
             file: None,
+            usage_env: usage::UsageEnv::from_env(),
+            no_ledger: false,
         }
     }
 
@@ -279,6 +290,13 @@ impl RawConfig {
         };
         let http =
             check_http(file.http.clone().unwrap_or_default(), auth_token).map_err(in_file)?;
+        let usage = usage::check(
+            &file,
+            &self.usage_env,
+            self.no_ledger,
+            file_path.as_deref(),
+            file_dir.as_deref(),
+        )?;
 
         Ok(Config {
             api_key: self
@@ -297,6 +315,9 @@ impl RawConfig {
             catalog,
             http,
             file: file_path,
+            ledger: usage.ledger,
+            budget: usage.budget,
+            cache: usage.cache,
         })
     }
 }
@@ -725,6 +746,12 @@ mod tests {
         assert_eq!(c.first_byte_timeout, Duration::from_secs(60));
         assert_eq!(c.http.max_sessions, 1000);
         assert_eq!(c.retry, RetryConfig::default());
+        assert_eq!(c.budget.daily_usd, Some(Decimal::from(5)));
+        assert_eq!(c.budget.monthly_usd, Some(Decimal::from(50)));
+        assert_eq!(c.budget.per_call_max_usd, Some(Decimal::new(5, 1)));
+        assert_eq!(c.budget.session_usd, None);
+        assert_eq!(c.cache.max_entries, 256);
+        assert!(c.ledger.path.is_some() || std::env::var_os("HOME").is_none());
     }
 
     #[test]

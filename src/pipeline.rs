@@ -49,6 +49,13 @@ pub struct Answer {
     pub attempts: Vec<Attempt>,
     /// Wall time of the upstream call in milliseconds.
     pub latency_ms: u64,
+    /// Served from the response cache (cost 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+    /// Sent to a cheaper model to stay within budget (shown in `attempts` as a
+    /// `skipped_budget` entry; not a field of its own, to keep `tools/list` small).
+    #[serde(skip)]
+    pub downgraded: Option<ledger::budget::Downgrade>,
 }
 
 impl Answer {
@@ -82,6 +89,12 @@ impl Answer {
         }
         text.push_str("\n\n— ");
         text.push_str(&self.facts());
+        if self.cached {
+            text.push_str(" · from the cache");
+        }
+        if let Some(d) = &self.downgraded {
+            text.push_str(&format!("\n(downgraded from {}: {})", d.from, d.reason));
+        }
         text
     }
 }
@@ -92,25 +105,37 @@ pub fn source_name(s: CostSource) -> &'static str {
         CostSource::Gateway => "gateway",
         CostSource::Catalog => "catalog",
         CostSource::Unknown => "unknown",
+        CostSource::Cache => "cache",
     }
 }
 
 /// Calls `request.model`, then `fallbacks` in order if it fails, through the fallback
-/// executor (retries, cooldowns); the answer records every attempt.
+/// executor (retries, cooldowns); the answer records every attempt. Deterministic requests
+/// may be answered from the cache, and budgets may refuse or downgrade the call first
+/// ([`ledger::hooks`]).
 pub async fn call(
     app: &App,
     request: ChatRequest,
     fallbacks: &[String],
     ct: &CancellationToken,
 ) -> Result<Answer, Error> {
+    let (request, fallbacks, done) =
+        match ledger::hooks::before_call(app, request, fallbacks).await? {
+            ledger::hooks::Before::Hit(answer) => return Ok(answer),
+            ledger::hooks::Before::Call {
+                request,
+                fallbacks,
+                done,
+            } => (request, fallbacks, done),
+        };
     let mut chain = Vec::with_capacity(1 + fallbacks.len());
     chain.push(request.model.clone());
-    for m in fallbacks {
+    for m in &fallbacks {
         if !chain.contains(m) {
             chain.push(m.clone());
         }
     }
-    executor::run(app, &chain, request, ct).await
+    done.finish(app, executor::run(app, &chain, request, ct).await)
 }
 
 /// Sends `request` upstream once and accounts for the answer.
@@ -196,6 +221,8 @@ pub async fn call_once(
         cost_exact: cost.usd,
         attempts: Vec::new(),
         latency_ms,
+        cached: false,
+        downgraded: None,
     };
     metrics::upstream(metrics::Upstream {
         model: metric_model,

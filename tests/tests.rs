@@ -43,3 +43,9 @@ mod config;
 
 #[path = "suite/http_ops.rs"]
 mod http_ops;
+
+#[path = "suite/ledger.rs"]
+mod ledger;
+
+#[path = "suite/budget.rs"]
+mod budget;

@@ -24,7 +24,7 @@ use crate::upstream::ChatRequest;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Attempt {
     pub model: String,
-    /// ok, skipped_cooldown, skipped_context, or the error kind (timeout, rate_limited, …).
+    /// ok, skipped_cooldown, skipped_context, skipped_budget, or the error kind (timeout, …).
     pub outcome: String,
     /// The HTTP status, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -114,6 +114,7 @@ pub async fn run(
             let started = Instant::now();
             let result = pipeline::call_once(app, req, ct).await;
             let latency_ms = ms(started.elapsed());
+            crate::ledger::hooks::record_attempt(app, model, &result, latency_ms).await;
             let e = match result {
                 Ok(mut answer) => {
                     cooldowns.success(model);

@@ -107,7 +107,8 @@ pub async fn execute(app: &App, input: Input, ct: &CancellationToken) -> Result<
         }
         ids.push(id);
     }
-    // call + account, concurrently
+    // call + account, concurrently (the budget counts the fan-out as one call)
+    crate::ledger::budget::admit_all(app, &ids, &messages, &input.sampling).await?;
     let calls = ids.iter().map(|id| {
         let request = ChatRequest::new(id.clone(), messages.clone(), input.sampling.clone());
         async move {

@@ -4,6 +4,7 @@
 //! token when one is configured. The key is exposed only here, at the moment the header is
 //! built, and scrubbed from any upstream text before that text reaches an error message.
 
+pub mod credits;
 mod status;
 pub mod types;
 
