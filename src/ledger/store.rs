@@ -13,6 +13,7 @@
 //! The schema is versioned with `PRAGMA user_version`; [`MIGRATIONS`] brings any older file
 //! up to date when it is opened.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -88,10 +89,16 @@ pub struct Record {
     pub call_id: Option<String>,
 }
 
+/// Running sums for [`Store::spent`]: `(since, session)` → (last row id counted, sum).
+type Sums = HashMap<(i64, Option<String>), (i64, Decimal)>;
+/// Running sums kept at most (one per budget period and session); then they start over.
+const MAX_SUMS: usize = 1024;
+
 /// A handle on the ledger database; cheap to clone, safe to share between tasks.
 #[derive(Debug, Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    sums: Arc<Mutex<Sums>>,
     /// `None` for an in-memory ledger (the file ledger is disabled).
     path: Option<PathBuf>,
 }
@@ -138,6 +145,7 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let store = Self {
             conn: Arc::new(Mutex::new(conn)),
+            sums: Arc::default(),
             path: Some(path.to_owned()),
         };
         store.migrate()?;
@@ -149,6 +157,7 @@ impl Store {
     pub fn in_memory() -> anyhow::Result<Self> {
         let store = Self {
             conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
+            sums: Arc::default(),
             path: None,
         };
         store.migrate()?;
@@ -267,28 +276,48 @@ impl Store {
     }
 
     /// The exact sum of the known costs since `since_ms`, of one session when `session` is
-    /// given. Budgets read this.
+    /// given. Budgets read this before every call, so it is incremental: the sum for each
+    /// `(since, session)` is kept with the last row id it has counted, and only newer rows are
+    /// read. (Row ids grow in commit order: SQLite has one writer at a time.)
     pub fn spent(&self, since_ms: i64, session: Option<&str>) -> rusqlite::Result<Decimal> {
+        let key = (since_ms, session.map(str::to_owned));
+        let (counted, mut total) = self
+            .sums
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied()
+            .unwrap_or((0, Decimal::ZERO));
         let conn = self.lock();
-        let costs: Vec<Option<Decimal>> = match session {
-            Some(session) => conn
-                .prepare_cached(
-                    "SELECT cost_usd FROM calls
-                     WHERE ts_ms >= ?1 AND session = ?2 AND cost_usd IS NOT NULL",
-                )?
-                .query_map(params![since_ms, session], |row| decimal_at(row, 0))?
-                .collect::<rusqlite::Result<_>>()?,
-            None => conn
-                .prepare_cached(
-                    "SELECT cost_usd FROM calls WHERE ts_ms >= ?1 AND cost_usd IS NOT NULL",
-                )?
-                .query_map(params![since_ms], |row| decimal_at(row, 0))?
-                .collect::<rusqlite::Result<_>>()?,
-        };
-        let mut total = Decimal::ZERO;
-        for cost in costs.into_iter().flatten() {
-            total += cost;
+        let last: i64 =
+            conn.query_row("SELECT COALESCE(MAX(id), 0) FROM calls", [], |r| r.get(0))?;
+        if last > counted {
+            let costs: Vec<Option<Decimal>> = match session {
+                Some(session) => conn
+                    .prepare_cached(
+                        "SELECT cost_usd FROM calls WHERE id > ?1 AND id <= ?2 AND ts_ms >= ?3
+                         AND session = ?4 AND cost_usd IS NOT NULL",
+                    )?
+                    .query_map(params![counted, last, since_ms, session], |row| {
+                        decimal_at(row, 0)
+                    })?
+                    .collect::<rusqlite::Result<_>>()?,
+                None => conn
+                    .prepare_cached(
+                        "SELECT cost_usd FROM calls WHERE id > ?1 AND id <= ?2 AND ts_ms >= ?3
+                         AND cost_usd IS NOT NULL",
+                    )?
+                    .query_map(params![counted, last, since_ms], |row| decimal_at(row, 0))?
+                    .collect::<rusqlite::Result<_>>()?,
+            };
+            total += costs.into_iter().flatten().sum::<Decimal>();
         }
+        drop(conn);
+        let mut sums = self.sums.lock().unwrap_or_else(PoisonError::into_inner);
+        if sums.len() >= MAX_SUMS {
+            sums.clear();
+        }
+        sums.insert(key, (last.max(counted), total));
         Ok(total)
     }
 
@@ -381,6 +410,25 @@ mod tests {
         assert_eq!(store.spent(0, Some("s1")).unwrap().to_string(), "0.3");
         assert_eq!(store.spent(15, Some("s1")).unwrap().to_string(), "0.2");
         assert_eq!(store.spent(0, None).unwrap().to_string(), "1.3");
+        // Incremental: new rows (from this or another handle on the file) are added once.
+        store.insert(&record(50, Some("0.05"))).unwrap();
+        assert_eq!(store.spent(0, Some("s1")).unwrap().to_string(), "0.35");
+        assert_eq!(store.spent(0, Some("s1")).unwrap().to_string(), "0.35");
+        assert_eq!(store.spent(0, None).unwrap().to_string(), "1.35");
+        assert_eq!(store.spent(45, None).unwrap().to_string(), "0.05");
+    }
+
+    #[test]
+    fn spend_written_by_another_process_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.db");
+        let (a, b) = (Store::open(&path).unwrap(), Store::open(&path).unwrap());
+        a.insert(&record(1, Some("0.1"))).unwrap();
+        assert_eq!(b.spent(0, None).unwrap().to_string(), "0.1");
+        a.insert(&record(2, Some("0.2"))).unwrap();
+        b.insert(&record(3, Some("0.4"))).unwrap();
+        assert_eq!(b.spent(0, None).unwrap().to_string(), "0.7");
+        assert_eq!(a.spent(0, None).unwrap().to_string(), "0.7");
     }
 
     #[test]
