@@ -330,8 +330,16 @@ pub async fn usage(app: &App, query: &Query) -> Result<Report, Error> {
     })
 }
 
+/// How long the report waits for the gateway's balance.
+const CREDITS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn credits(app: &App) -> Credits {
-    match app.upstream.credits().await {
+    let answer = tokio::time::timeout(CREDITS_TIMEOUT, app.upstream.credits())
+        .await
+        .unwrap_or(Err(Error::Timeout {
+            after: CREDITS_TIMEOUT,
+        }));
+    match answer {
         Ok(Some(b)) => {
             let key = b.api_key.clone().unwrap_or_default();
             Credits {

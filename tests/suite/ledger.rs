@@ -383,3 +383,28 @@ async fn no_ledger_writes_no_file_but_still_reports_this_process() {
         "nothing created under the data directory"
     );
 }
+
+#[test]
+fn a_ledger_that_cannot_be_opened_stops_the_server_with_a_clear_message() {
+    let home = tempfile::tempdir().unwrap();
+    let blocker = home.path().join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_llm-router"))
+        .arg("serve")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("LLM_ROUTER_LEDGER_PATH", blocker.join("usage.db"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run llm-router serve");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_mentions(
+        &stderr,
+        &[
+            "cannot open the usage ledger",
+            "a-file/usage.db",
+            "LLM_ROUTER_NO_LEDGER=1",
+        ],
+    );
+}
