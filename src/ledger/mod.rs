@@ -7,8 +7,9 @@
 //!
 //! The rest of cost tracking lives in the submodules: [`store`] (the SQLite usage ledger),
 //! [`hooks`] (where the call pipeline records attempts, checks budgets and uses the cache),
-//! [`budget`], [`cache`], [`report`] (the `usage` report and its renderings), [`context`]
-//! (which tool and session is calling) and [`period`] (times and periods).
+//! [`budget`], [`cache`], [`summary`] and [`report`] (the `usage` report and its
+//! renderings), [`context`] (which tool and session is calling) and [`period`] (times and
+//! periods).
 
 pub mod budget;
 pub mod cache;
@@ -17,6 +18,7 @@ pub mod hooks;
 pub mod period;
 pub mod report;
 pub mod store;
+pub mod summary;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
