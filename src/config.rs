@@ -10,6 +10,7 @@
 //! built. It is never read from the config file.
 
 pub mod file;
+pub mod usage;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -65,6 +66,10 @@ pub struct RawConfig {
     pub heartbeat_ms: Option<String>,
     /// The config file and where it was found, when there is one.
     pub file: Option<(Location, RawFile)>,
+    /// `LLM_ROUTER_LEDGER_PATH`, `LLM_ROUTER_NO_LEDGER`, `LLM_ROUTER_BUDGET_*`.
+    pub usage_env: usage::UsageEnv,
+    /// `--no-ledger`.
+    pub no_ledger: bool,
 }
 
 /// Checked configuration.
@@ -95,6 +100,10 @@ pub struct Config {
     pub stream_idle_timeout: Duration,
     /// While a streamed call waits for its first token, a progress notification this often.
     pub heartbeat: Duration,
+    /// Where the usage ledger lives (`path: None`: in memory only).
+    pub ledger: usage::LedgerConfig,
+    pub budget: crate::ledger::budget::BudgetConfig,
+    pub cache: crate::ledger::cache::CacheConfig,
 }
 
 /// Settings for `serve --http` (flags may still override the address and lists).
@@ -156,6 +165,8 @@ impl RawConfig {
             stream_idle_secs: var("LLM_ROUTER_STREAM_IDLE_SECS"),
             heartbeat_ms: var("LLM_ROUTER_HEARTBEAT_MS"),
             file: None,
+            usage_env: usage::UsageEnv::from_env(),
+            no_ledger: false,
         }
     }
 
@@ -317,6 +328,13 @@ impl RawConfig {
         };
         let http =
             check_http(file.http.clone().unwrap_or_default(), auth_token).map_err(in_file)?;
+        let usage = usage::check(
+            &file,
+            &self.usage_env,
+            self.no_ledger,
+            file_path.as_deref(),
+            file_dir.as_deref(),
+        )?;
 
         Ok(Config {
             api_key: self
@@ -337,6 +355,9 @@ impl RawConfig {
             file: file_path,
             stream_idle_timeout,
             heartbeat: Duration::from_millis(heartbeat_ms),
+            ledger: usage.ledger,
+            budget: usage.budget,
+            cache: usage.cache,
         })
     }
 }
@@ -772,6 +793,12 @@ mod tests {
         assert_eq!(c.first_byte_timeout, Duration::from_secs(60));
         assert_eq!(c.http.max_sessions, 1000);
         assert_eq!(c.retry, RetryConfig::default());
+        assert_eq!(c.budget.daily_usd, Some(Decimal::from(5)));
+        assert_eq!(c.budget.monthly_usd, Some(Decimal::from(50)));
+        assert_eq!(c.budget.per_call_max_usd, Some(Decimal::new(5, 1)));
+        assert_eq!(c.budget.session_usd, None);
+        assert_eq!(c.cache.max_entries, 256);
+        assert!(c.ledger.path.is_some() || std::env::var_os("HOME").is_none());
     }
 
     #[test]

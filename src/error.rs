@@ -101,6 +101,15 @@ pub enum Error {
     /// A local file could not be used (vision images).
     #[error("{0}")]
     File(String),
+
+    /// The call could exceed a configured budget (the message says which, what is spent and
+    /// the estimate).
+    #[error("over budget: {0}")]
+    BudgetExceeded(String),
+
+    /// The usage ledger could not be read.
+    #[error("{0}. Check the ledger path ([ledger] in the config file or LLM_ROUTER_LEDGER_PATH)")]
+    Ledger(String),
 }
 
 fn did_you_mean(suggestions: &[String]) -> String {
@@ -191,6 +200,8 @@ impl Error {
             Error::StreamBroken { .. } => "stream_broken",
             Error::Cancelled => "cancelled",
             Error::File(_) => "file",
+            Error::BudgetExceeded(_) => "budget_exceeded",
+            Error::Ledger(_) => "ledger",
         }
     }
 

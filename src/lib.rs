@@ -7,7 +7,8 @@
 //! - [`catalog`]: the embedded model catalog (prices, capabilities, aliases, task map);
 //! - [`upstream`]: the one HTTP client to the gateway and its error mapping;
 //! - [`routing`]: which model serves a request (task map today, the full engine later);
-//! - [`ledger`]: cost arithmetic (exact decimals);
+//! - [`ledger`]: cost arithmetic (exact decimals), the usage ledger, budgets, the response
+//!   cache and usage reports;
 //! - [`metrics`]: Prometheus metrics for `GET /metrics`;
 //! - [`pipeline`]: the shared call step every tool uses (call → account);
 //! - [`tools`]: one file per MCP tool (parse → decide → call → account → present);
@@ -38,17 +39,34 @@ pub struct App {
     pub upstream: upstream::Upstream,
     /// Per-model health, for skipping models that keep failing.
     pub cooldowns: routing::cooldown::Cooldowns,
+    /// The usage ledger (a SQLite file, or in memory when disabled).
+    pub ledger: ledger::store::Store,
+    /// Answers to deterministic requests.
+    pub cache: ledger::cache::Cache,
     /// Model ids from the last successful `GET /models`, for "did you mean" suggestions.
     live_ids: RwLock<Vec<String>>,
 }
 
 impl App {
     /// Builds the application from a checked config (which holds the catalog, with the config
-    /// file applied) and creates the pooled HTTP client.
+    /// file applied), creates the pooled HTTP client and opens the usage ledger.
     pub fn new(config: config::Config) -> anyhow::Result<Arc<Self>> {
         let catalog = config.catalog.clone();
         let upstream = upstream::Upstream::new(&config)?;
+        let ledger = match &config.ledger.path {
+            Some(path) => ledger::store::Store::open(path).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot open the usage ledger at {}: {e:#}. Set another path ([ledger] path \
+                     or LLM_ROUTER_LEDGER_PATH) or disable it ([ledger] enabled = false or \
+                     LLM_ROUTER_NO_LEDGER=1)",
+                    path.display()
+                )
+            })?,
+            None => ledger::store::Store::in_memory()?,
+        };
         Ok(Arc::new(Self {
+            ledger,
+            cache: ledger::cache::Cache::new(config.cache),
             cooldowns: routing::cooldown::Cooldowns::new(config.cooldown),
             config,
             catalog,

@@ -13,6 +13,7 @@
 //! | `llm_router_tokens_total` | counter | `model`, `kind` (input, output) |
 //! | `llm_router_cost_usd` | gauge (only grows) | `model` |
 //! | `llm_router_active_sessions` | gauge | `transport` (streamable_http, legacy_sse) |
+//! | `llm_router_cache_hits_total` | counter | `model` — answers served from the response cache |
 //!
 //! `model` is the catalog id, or `other` for names the catalog does not know, so arbitrary
 //! model names from clients cannot grow the label set without bound. Overhead is recorded for
@@ -75,6 +76,10 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     metrics::describe_gauge!(
         "llm_router_active_sessions",
         "Open MCP sessions, by transport"
+    );
+    metrics::describe_counter!(
+        "llm_router_cache_hits_total",
+        "Answers served from the response cache, by model"
     );
     let upkeep = handle.clone();
     tokio::spawn(async move {
@@ -152,6 +157,12 @@ pub fn upstream(u: Upstream<'_>) {
     if let Some(usd) = u.cost_usd.filter(|c| c.is_finite() && *c > 0.0) {
         metrics::gauge!("llm_router_cost_usd", "model" => model).increment(usd);
     }
+}
+
+/// Counts one answer served from the response cache (`model`: the catalog id, or `None`).
+pub fn cache_hit(model: Option<&str>) {
+    let model = model.unwrap_or("other").to_owned();
+    metrics::counter!("llm_router_cache_hits_total", "model" => model).increment(1);
 }
 
 /// Sets the number of open sessions of one transport (sampled at scrape time).

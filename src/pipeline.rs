@@ -126,6 +126,13 @@ pub struct Answer {
     /// When streamed: milliseconds from sending the request to the first token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub time_to_first_token_ms: Option<u64>,
+    /// Served from the response cache (cost 0).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cached: bool,
+    /// Sent to a cheaper model to stay within budget (shown in `attempts` as a
+    /// `skipped_budget` entry; not a field of its own, to keep `tools/list` small).
+    #[serde(skip)]
+    pub downgraded: Option<ledger::budget::Downgrade>,
 }
 
 impl Answer {
@@ -163,6 +170,12 @@ impl Answer {
         }
         text.push_str("\n\n— ");
         text.push_str(&self.facts());
+        if self.cached {
+            text.push_str(" · from the cache");
+        }
+        if let Some(d) = &self.downgraded {
+            text.push_str(&format!("\n(downgraded from {}: {})", d.from, d.reason));
+        }
         text
     }
 }
@@ -173,26 +186,38 @@ pub fn source_name(s: CostSource) -> &'static str {
         CostSource::Gateway => "gateway",
         CostSource::Catalog => "catalog",
         CostSource::Unknown => "unknown",
+        CostSource::Cache => "cache",
     }
 }
 
 /// Calls `request.model`, then `fallbacks` in order if it fails, through the fallback
 /// executor (retries, cooldowns); the answer records every attempt. With a progress sink in
 /// `ctx` the call streams, and fallbacks apply only to failures before the first token.
+/// Deterministic requests may be answered from the cache, and budgets may refuse or
+/// downgrade the call first ([`ledger::hooks`]).
 pub async fn call(
     app: &App,
     request: ChatRequest,
     fallbacks: &[String],
     ctx: &Ctx,
 ) -> Result<Answer, Error> {
+    let (request, fallbacks, done) =
+        match ledger::hooks::before_call(app, request, fallbacks).await? {
+            ledger::hooks::Before::Hit(answer) => return Ok(answer),
+            ledger::hooks::Before::Call {
+                request,
+                fallbacks,
+                done,
+            } => (request, fallbacks, done),
+        };
     let mut chain = Vec::with_capacity(1 + fallbacks.len());
     chain.push(request.model.clone());
-    for m in fallbacks {
+    for m in &fallbacks {
         if !chain.contains(m) {
             chain.push(m.clone());
         }
     }
-    executor::run(app, &chain, request, ctx).await
+    done.finish(app, executor::run(app, &chain, request, ctx).await)
 }
 
 /// Sends `request` upstream once — streamed when `ctx` has a progress sink — and accounts
@@ -281,6 +306,8 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
         attempts: Vec::new(),
         latency_ms,
         time_to_first_token_ms: first_token.map(ms),
+        cached: false,
+        downgraded: None,
     };
     metrics::upstream(metrics::Upstream {
         model: metric_model,

@@ -103,10 +103,17 @@ pub fn normalise(value: &mut Value) {
             if matches!(map.get("format"), Some(Value::String(f)) if is_numeric_format(f)) {
                 map.remove("format");
             }
-            if map.get("default") == Some(&Value::Null) {
+            // A null or empty-list default says nothing an absent field does not.
+            if matches!(map.get("default"), Some(Value::Null))
+                || map
+                    .get("default")
+                    .is_some_and(|d| d.as_array().is_some_and(Vec::is_empty))
+            {
                 map.remove("default");
             }
             map.remove("nullable");
+            // schemars marks skip_serializing fields writeOnly; clients do not need it.
+            map.remove("writeOnly");
             for (key, child) in map.iter_mut() {
                 // `properties` maps names to schemas; `enum`/`const`/`examples` hold data.
                 if !matches!(key.as_str(), "enum" | "const" | "examples" | "default") {

@@ -45,3 +45,9 @@ mod config;
 mod http_ops;
 #[path = "suite/streaming.rs"]
 mod streaming;
+
+#[path = "suite/ledger.rs"]
+mod ledger;
+
+#[path = "suite/budget.rs"]
+mod budget;

@@ -109,6 +109,9 @@ pub struct RawFile {
     pub timeouts: Option<RawTimeouts>,
     pub vision: Option<RawVision>,
     pub http: Option<RawHttp>,
+    pub ledger: Option<super::usage::RawLedger>,
+    pub budget: Option<super::usage::RawBudget>,
+    pub cache: Option<super::usage::RawCache>,
 }
 
 /// One `[[models]]` entry.

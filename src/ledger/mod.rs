@@ -3,7 +3,22 @@
 //! Cost arithmetic is exact ([`rust_decimal::Decimal`]); it becomes a float only when it is
 //! presented. The gateway does not reliably report a cost, so the rule is: the gateway's own
 //! `usage.cost` when present, else catalog price × tokens, else "unknown" — never an invented
-//! number. The persistent usage ledger and budgets will live here too.
+//! number.
+//!
+//! The rest of cost tracking lives in the submodules: [`store`] (the SQLite usage ledger),
+//! [`hooks`] (where the call pipeline records attempts, checks budgets and uses the cache),
+//! [`budget`], [`cache`], [`summary`] and [`report`] (the `usage` report and its
+//! renderings), [`context`] (which tool and session is calling) and [`period`] (times and
+//! periods).
+
+pub mod budget;
+pub mod cache;
+pub mod context;
+pub mod hooks;
+pub mod period;
+pub mod report;
+pub mod store;
+pub mod summary;
 
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -22,6 +37,20 @@ pub enum CostSource {
     Catalog,
     /// Neither was available.
     Unknown,
+    /// Served from the response cache: no upstream call, cost 0.
+    Cache,
+}
+
+impl CostSource {
+    /// The name used in output and in the ledger.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CostSource::Gateway => "gateway",
+            CostSource::Catalog => "catalog",
+            CostSource::Unknown => "unknown",
+            CostSource::Cache => "cache",
+        }
+    }
 }
 
 /// Token counts of one call.

@@ -29,8 +29,8 @@ use crate::upstream::ChatRequest;
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Attempt {
     pub model: String,
-    /// ok, skipped_cooldown, skipped_context, or the error kind (timeout, rate_limited,
-    /// stream_broken, cancelled, …).
+    /// ok, skipped_cooldown, skipped_context, skipped_budget, or the error kind (timeout,
+    /// rate_limited, stream_broken, cancelled, …).
     pub outcome: String,
     /// The HTTP status, when there was one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,6 +120,7 @@ pub async fn run(
             let started = Instant::now();
             let result = pipeline::call_once(app, req, ctx).await;
             let latency_ms = ms(started.elapsed());
+            crate::ledger::hooks::record_attempt(app, model, &result, latency_ms).await;
             let e = match result {
                 Ok(mut answer) => {
                     cooldowns.success(model);

@@ -169,8 +169,11 @@ fn routes(
     // Built once (tool router and schemas included); every session serves a clone.
     let handler = Router::new(app.clone());
     let factory_handler = handler.clone();
-    let mcp =
-        StreamableHttpService::new(move || Ok(factory_handler.clone()), manager.clone(), config);
+    let mcp = StreamableHttpService::new(
+        move || Ok(factory_handler.for_session()),
+        manager.clone(),
+        config,
+    );
     let legacy = LegacySse::new(
         handler,
         sessions,

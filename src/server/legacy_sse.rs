@@ -144,7 +144,7 @@ async fn open(
         );
 
     let ct = state.shutdown.child_token();
-    let handler = state.handler.clone();
+    let handler = state.handler.for_session();
     let transport = (PollSender::new(to_client), ReceiverStream::new(from_client));
     let session_ct = ct.clone();
     let session_id = id.clone();

@@ -28,15 +28,15 @@ use tracing::Instrument;
 use crate::error::Error;
 use crate::pipeline::present;
 use crate::schema;
-use crate::tools::{chat, compare, list_models, route_by_task, vision};
-use crate::{App, pipeline};
+use crate::tools::{chat, compare, list_models, route_by_task, usage, vision};
+use crate::{App, ledger, pipeline};
 
 /// What the server tells the agent at initialize (kept under 1 KB).
 pub const INSTRUCTIONS: &str = "llm-router lets you call other LLMs (GPT, Claude, Gemini, DeepSeek, Qwen, 70+ via the AIsa gateway) as tools. \
 Every answer reports the model that served it, tokens, cost_usd (with cost_source: gateway, catalog or unknown) and latency_ms.\n\
 - chat: ask one model. vision: ask about images. compare_models: same prompt to 2-10 models side by side.\n\
 - route_by_task: let the router pick (code, creative, fast, cheap, vision, reasoning, chinese, long_context, general); dry_run=true only explains the choice.\n\
-- list_models: ids, capabilities and prices.\n\
+- list_models: ids, capabilities and prices. usage: spend by model/tool/day/task, credits, budgets.\n\
 Picking a model: cheap bulk work -> gemini-2.5-flash-lite or gpt-4o-mini; code and writing -> claude-sonnet-4-5; \
 hard reasoning -> gpt-5; long documents -> gemini-2.5-pro (1M context); Chinese -> qwen3-max. \
 Prefer cheap models for simple tasks, and check cost_usd when calling in loops.";
@@ -46,13 +46,29 @@ Prefer cheap models for simple tasks, and check cost_usd when calling in loops."
 pub struct Router {
     app: Arc<App>,
     tool_router: ToolRouter<Self>,
+    /// This session's id in the usage ledger (and for the session budget).
+    session: Arc<str>,
+}
+
+fn new_session_id() -> Arc<str> {
+    uuid::Uuid::new_v4().simple().to_string().into()
 }
 
 impl Router {
+    /// The handler for one session (stdio serves one per process).
     pub fn new(app: Arc<App>) -> Self {
         Self {
             app,
             tool_router: Self::tool_router(),
+            session: new_session_id(),
+        }
+    }
+
+    /// A copy of this handler for a new session: the same tools, a new session id.
+    pub fn for_session(&self) -> Self {
+        Self {
+            session: new_session_id(),
+            ..self.clone()
         }
     }
 
@@ -68,6 +84,11 @@ impl Router {
         F: Future<Output = Result<CallToolResult, Error>>,
     {
         let span = tracing::info_span!("tool", gen_ai.tool.name = tool, mcp.request.id = %ctx.id);
+        let client = ctx.peer.peer_info().map(|p| {
+            let c = &p.client_info;
+            format!("{} {}", c.name, c.version)
+        });
+        let call = ledger::context::CallContext::new(tool, client, Some(self.session.to_string()));
         async move {
             let started = Instant::now();
             let outcome = |r: &Result<CallToolResult, Error>| match r {
@@ -78,7 +99,7 @@ impl Router {
                 tool,
                 tool == compare::NAME,
                 outcome,
-                self.with_progress(ctx, work),
+                ledger::context::scope(call, self.with_progress(ctx, work)),
             )
             .await;
             let ms = started.elapsed().as_millis() as u64;
@@ -213,6 +234,25 @@ impl Router {
         self.run(route_by_task::NAME, &ctx, |c| async move {
             let out = route_by_task::execute(&self.app, input, &c).await?;
             present(route_by_task::text(&out), &out)
+        })
+        .await
+    }
+
+    #[tool(
+        name = "usage",
+        description = usage::DESCRIPTION,
+        input_schema = schema::input::<usage::Input>(),
+        output_schema = schema::output::<usage::Output>(),
+        annotations(read_only_hint = true)
+    )]
+    async fn usage(
+        &self,
+        Parameters(input): Parameters<usage::Input>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        self.run(usage::NAME, &ctx, |_| async move {
+            let out = usage::execute(&self.app, input).await?;
+            present(usage::text(&out), &out)
         })
         .await
     }

@@ -108,7 +108,8 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error
         }
         ids.push(id);
     }
-    // call + account, concurrently
+    // call + account, concurrently (the budget counts the fan-out as one call)
+    crate::ledger::budget::admit_all(app, &ids, &messages, &input.sampling).await?;
     let quiet = ctx.quiet();
     let calls = ids.iter().map(|id| {
         let request = ChatRequest::new(id.clone(), messages.clone(), input.sampling.clone());

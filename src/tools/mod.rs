@@ -7,4 +7,5 @@ pub mod compare;
 pub mod input;
 pub mod list_models;
 pub mod route_by_task;
+pub mod usage;
 pub mod vision;

@@ -161,6 +161,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error
         ),
         TaskChoice::Given(t) => (t, format!("Task {t} (given).")),
     };
+    crate::ledger::context::set_task(task.as_str());
     let live = app.live_ids();
     let decision = routing::decide(
         &app.catalog,

@@ -10,6 +10,7 @@
 //! reasoning model may think as long as it would for a whole answer), and after that the
 //! stream may run as long as it keeps sending: only a gap longer than the idle timeout ends it.
 
+pub mod credits;
 pub mod sse;
 mod status;
 pub mod types;

@@ -41,6 +41,9 @@ pub struct FineSampling {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(schema_with = "crate::schema::string_or_string_array")]
     pub stop: Option<Value>,
+    /// Reuse an identical answer (default: temperature 0).
+    #[serde(default, skip_serializing)]
+    pub cache: Option<bool>,
 }
 
 fn range(name: &str, v: Option<f64>, lo: f64, hi: f64) -> Result<(), Error> {

@@ -60,7 +60,7 @@ async fn missing_key_is_named_by_every_tool_that_calls_a_model() {
 }
 
 #[tokio::test]
-async fn server_starts_and_lists_five_tools_without_a_key() {
+async fn server_starts_and_lists_its_tools_without_a_key() {
     let server = ServerBuilder::new().start().await;
     let mut names: Vec<_> = server
         .tools()

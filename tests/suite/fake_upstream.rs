@@ -1,4 +1,5 @@
-//! A fake OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/models`).
+//! A fake OpenAI-compatible gateway (`/v1/chat/completions`, `/v1/models`,
+//! `/v1/credits/balance` — AIsa's shape, or 404 after `set_credits(None)`).
 //!
 //! It binds `127.0.0.1:0`, records every request it receives (method, path,
 //! headers, JSON body) and chooses its behaviour from the requested `model`:
@@ -84,6 +85,8 @@ struct Inner {
     /// When clients went away from streams that had not ended.
     disconnects: Mutex<Vec<Instant>>,
     disconnected: Notify,
+    /// The `GET /v1/credits/balance` body; `None` answers 404.
+    credits: Mutex<Option<Value>>,
 }
 
 pub struct FakeUpstream {
@@ -113,10 +116,12 @@ impl FakeUpstream {
             rendezvous: tokio::sync::Barrier::new(2),
             disconnects: Mutex::new(Vec::new()),
             disconnected: Notify::new(),
+            credits: Mutex::new(Some(CREDITS.clone())),
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(chat_completions))
             .route("/v1/models", get(list_models))
+            .route("/v1/credits/balance", get(credits_balance))
             .fallback(fallback)
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -139,6 +144,11 @@ impl FakeUpstream {
     /// Make `GET /v1/models` answer 500 (to exercise the offline path).
     pub fn set_models_failing(&self, failing: bool) {
         self.inner.models_fail.store(failing, Ordering::SeqCst);
+    }
+
+    /// Set the `GET /v1/credits/balance` body, or `None` for a gateway without the route (404).
+    pub fn set_credits(&self, body: Option<Value>) {
+        *self.inner.credits.lock().unwrap() = body;
     }
 
     /// Every request received so far, in arrival order.
@@ -704,4 +714,36 @@ async fn fallback(
         404,
         json!({"error": {"code": "not_found", "message": format!("no route for {method} {uri}")}}),
     )
+}
+
+/// The balance the fake reports by default (AIsa's documented shape, micro-dollars).
+pub static CREDITS: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({
+        "currency": "USD",
+        "account_balance_micros_usd": 12_345_678,
+        "available_balance_micros_usd": 12_000_000,
+        "api_key": {"unlimited": false, "remaining_micros_usd": 4_500_000, "used_micros_usd": 250},
+        "as_of": "2026-04-10T12:00:00Z"
+    })
+});
+
+async fn credits_balance(
+    State(inner): State<Arc<Inner>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&inner, &method, &uri, &headers, &body);
+    if !authorized(&inner, &headers) {
+        return unauthorized();
+    }
+    let credits = inner.credits.lock().unwrap().clone();
+    match credits {
+        Some(body) => axum::Json(body).into_response(),
+        None => json_status(
+            404,
+            json!({"error": {"code": "not_found", "message": "no route for GET /v1/credits/balance"}}),
+        ),
+    }
 }

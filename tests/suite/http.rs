@@ -271,7 +271,10 @@ async fn a_set_token_is_required_on_every_mcp_endpoint() {
     );
 
     let client = mcp_client(&server, Some(TOKEN)).await;
-    assert_eq!(client.list_all_tools().await.expect("tools/list").len(), 5);
+    assert_eq!(
+        client.list_all_tools().await.expect("tools/list").len(),
+        TOOL_NAMES.len()
+    );
     let _ = client.cancel().await;
 }
 
@@ -482,7 +485,7 @@ async fn legacy_sse_endpoint_then_initialize_list_and_chat() {
     let list = sse.response(2).await;
     assert_eq!(
         list["result"]["tools"].as_array().map(Vec::len),
-        Some(5),
+        Some(TOOL_NAMES.len()),
         "{list:#}"
     );
 

@@ -34,7 +34,7 @@ fn walk<'a>(v: &'a Value, path: String, f: &mut dyn FnMut(&str, &'a Map<String, 
 }
 
 #[tokio::test]
-async fn lists_exactly_the_five_tools_with_descriptions() {
+async fn lists_exactly_the_tools_with_descriptions() {
     let tools = tool_schemas().await;
     let mut names: Vec<_> = tools
         .iter()
@@ -167,14 +167,16 @@ async fn required_inputs_match_the_contract() {
     assert!(required("route_by_task").contains(&"task".to_owned()));
 }
 
+/// Every agent pays for tools/list in its context on every turn. The budget is ours: 8 KiB
+/// for the first five tools, 9 KiB since `usage` made six (about 2,300 tokens).
 #[tokio::test]
-async fn tools_list_fits_in_8_kib() {
+async fn tools_list_fits_in_9_kib() {
     let server = ServerBuilder::new().start().await;
     let list = server.tools_list_json().await;
     let bytes = serde_json::to_vec(&list).unwrap();
     assert!(
-        bytes.len() < 8192,
-        "tools/list is {} bytes, over the 8 KiB budget",
+        bytes.len() < 9 * 1024,
+        "tools/list is {} bytes, over the 9 KiB budget",
         bytes.len()
     );
 }

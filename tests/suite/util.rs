@@ -15,11 +15,12 @@ use tokio::task::JoinHandle;
 use crate::fake_upstream::FakeUpstream;
 
 /// The server's tools, sorted by name.
-pub const TOOL_NAMES: [&str; 5] = [
+pub const TOOL_NAMES: [&str; 6] = [
     "chat",
     "compare_models",
     "list_models",
     "route_by_task",
+    "usage",
     "vision",
 ];
 
@@ -36,7 +37,8 @@ pub const EPS: f64 = 1e-9;
 ///
 /// The inherited environment is cleared (a developer's real `AISA_API_KEY`,
 /// proxies or `RUST_LOG` never reach the server); only `PATH` is kept, and
-/// `HOME`/`XDG_CONFIG_HOME` point at a fresh temporary directory.
+/// `HOME`/`XDG_CONFIG_HOME`/`XDG_DATA_HOME` point at a fresh temporary directory (so the
+/// usage ledger is written there: see [`Server::ledger_path`]).
 pub struct ServerBuilder {
     envs: Vec<(String, String)>,
     args: Vec<String>,
@@ -76,7 +78,8 @@ impl ServerBuilder {
             cmd.env("PATH", path);
         }
         cmd.env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join(".config"));
+            .env("XDG_CONFIG_HOME", home.path().join(".config"))
+            .env("XDG_DATA_HOME", home.path().join(".local/share"));
         for (k, v) in &self.envs {
             cmd.env(k, v);
         }
@@ -190,6 +193,11 @@ impl Server {
             .expect("tools/list timed out")
             .expect("tools/list failed");
         serde_json::to_value(result).expect("serialize tools/list")
+    }
+
+    /// The default usage ledger of this server (unless `LLM_ROUTER_LEDGER_PATH` moved it).
+    pub fn ledger_path(&self) -> std::path::PathBuf {
+        self._home.path().join(".local/share/llm-router/usage.db")
     }
 
     /// What the server has written to stderr so far.
