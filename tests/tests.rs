@@ -40,3 +40,6 @@ mod fallback;
 
 #[path = "suite/config.rs"]
 mod config;
+
+#[path = "suite/cli.rs"]
+mod cli;
