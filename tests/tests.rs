@@ -43,3 +43,6 @@ mod config;
 
 #[path = "suite/cli.rs"]
 mod cli;
+
+#[path = "suite/skill.rs"]
+mod skill;
