@@ -16,6 +16,7 @@ use tokio::io::AsyncReadExt;
 
 use super::output::{self, answer_body, answer_facts, note, spin};
 use super::{OutputArgs, Usage, app, interrupt_token};
+use crate::pipeline::Answer;
 use crate::routing::Task;
 use crate::tools::{chat, route_by_task, vision};
 
@@ -253,11 +254,17 @@ pub(crate) async fn chat(a: ChatArgs, flag: Option<&Path>) -> anyhow::Result<()>
     // same path as a plain call and prints the whole answer once it is complete.
     let _ = a.stream;
     let answer = spin("asking", chat::execute(&app, input, &ct)).await?;
-    if a.out.json {
-        return output::json(&answer);
+    print_answer(&answer, a.out.json)
+}
+
+/// An answer: the tool's structured result with `--json`; else the answer on stdout and its
+/// facts on stderr.
+fn print_answer(answer: &Answer, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(answer);
     }
-    output::stdout(&answer_body(&answer))?;
-    note(&answer_facts(&answer));
+    output::stdout(&answer_body(answer))?;
+    note(&answer_facts(answer));
     Ok(())
 }
 
@@ -291,12 +298,7 @@ pub(crate) async fn vision(a: VisionArgs, flag: Option<&Path>) -> anyhow::Result
     let app = app(flag, dirs)?;
     let ct = interrupt_token();
     let answer = spin("looking", vision::execute(&app, input, &ct)).await?;
-    if a.out.json {
-        return output::json(&answer);
-    }
-    output::stdout(&answer_body(&answer))?;
-    note(&answer_facts(&answer));
-    Ok(())
+    print_answer(&answer, a.out.json)
 }
 
 /// For an `--image` that is a local path: its canonical path and directory. URLs and
@@ -332,25 +334,12 @@ pub(crate) async fn route(a: RouteArgs, flag: Option<&Path>) -> anyhow::Result<(
     if a.out.json {
         return output::json(&out);
     }
-    let decision = format!(
-        "task {} → {}\n{}\nfallbacks: {}",
-        out.task,
-        out.chosen_model,
-        out.reason,
-        if out.fallback_chain.is_empty() {
-            "none".to_owned()
-        } else {
-            out.fallback_chain.join(" → ")
-        }
-    );
     match &out.answer {
-        None => output::stdout(&format!(
-            "{decision}\n(dry run: no model was called, nothing was spent)\n"
-        ))?,
+        // The decision as the tool words it for an agent.
+        None => output::stdout(&format!("{}\n", route_by_task::text(&out)))?,
         Some(answer) => {
-            note(&decision);
-            output::stdout(&answer_body(answer))?;
-            note(&answer_facts(answer));
+            note(&out.reason);
+            print_answer(answer, false)?;
         }
     }
     Ok(())

@@ -496,8 +496,8 @@ async fn route_dry_run_explains_without_calling_and_route_calls_the_choice() {
     assert_mentions(
         &r.stdout,
         &[
-            "task cheap → gemini-2.5-flash-lite",
-            "fallbacks:",
+            "task 'cheap': chose gemini-2.5-flash-lite",
+            "fallbacks: gpt-4o-mini → deepseek-v3.2",
             "dry run",
         ],
     );
@@ -513,6 +513,20 @@ async fn route_dry_run_explains_without_calling_and_route_calls_the_choice() {
     assert_eq!(v["dry_run"], false);
     assert_eq!(v["content"], "echo: hi");
     assert_eq!(fake.only_chat_body()["model"], "gemini-2.5-flash-lite");
+
+    let r = Run::new(&["route", "--task", "code", "--message", "hi"])
+        .upstream(&fake)
+        .output()
+        .await;
+    r.expect_code(0);
+    assert_eq!(r.stdout, "echo: hi\n");
+    assert_mentions(
+        &r.stderr,
+        &[
+            "task 'code': chose claude-sonnet-4-5-20250929",
+            "$0.033000 (catalog)",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -694,5 +708,49 @@ async fn doctor_says_what_to_fix_and_exits_1_or_2() {
     assert_mentions(
         &r.stdout,
         &["✗ config", "retry.attempts", "fix:", "✓ gateway"],
+    );
+}
+
+/// The spinner appears on a terminal while a call takes a while (the fake's `slow` model
+/// answers after 5 s), and never when stderr is a pipe. `script` gives the child a terminal.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_spinner_shows_on_a_terminal_and_never_in_a_pipe() {
+    let fake = FakeUpstream::start().await;
+    let command = format!(
+        "'{}' chat --model slow --message hi",
+        env!("CARGO_BIN_EXE_llm-router")
+    );
+    let home = tempfile::tempdir().unwrap();
+    let mut on_terminal = tokio::process::Command::new("script");
+    on_terminal
+        .args(["-qec", &command, "/dev/null"])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .env("TERM", "xterm")
+        .env("AISA_BASE_URL", fake.base_url())
+        .env("AISA_API_KEY", KEY)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let in_pipe = Run::new(&["chat", "--model", "slow", "--message", "hi"])
+        .upstream(&fake)
+        .output();
+    let (tty, pipe) = tokio::join!(on_terminal.output(), in_pipe);
+    let tty = tty.expect("`script` (util-linux) runs the command on a terminal");
+    let screen = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{screen}");
+    assert!(
+        screen.contains("asking"),
+        "no spinner on a terminal:\n{screen}"
+    );
+    assert!(screen.contains("echo: hi"), "{screen}");
+
+    pipe.expect_code(0);
+    assert_eq!(pipe.stdout, "echo: hi\n");
+    assert!(
+        !pipe.stderr.contains("asking") && !pipe.stderr.contains('\r'),
+        "a spinner in a pipe:\n{}",
+        pipe.all()
     );
 }
