@@ -38,7 +38,7 @@ Examples:
   llm-router doctor
   llm-router serve                      # MCP over stdio, for Claude Desktop, OpenClaw, …
 
-Every command but serve takes --json (one JSON document on stdout, for scripts).
+Every command but serve and config example takes --json (one JSON document on stdout).
 Exit codes: 0 ok, 1 the gateway or a model failed, 2 bad usage or configuration.
 Environment: AISA_API_KEY (the gateway key), AISA_BASE_URL, LLM_ROUTER_CONFIG, RUST_LOG.";
 
@@ -107,7 +107,8 @@ pub(crate) struct OutputArgs {
 impl Command {
     fn json(&self) -> bool {
         match self {
-            Command::Serve(_) | Command::Config(_) => false,
+            Command::Serve(_) => false,
+            Command::Config(c) => c.json(),
             Command::Chat(a) => a.out.json,
             Command::Vision(a) => a.out.json,
             Command::Models(a) => a.out.json,

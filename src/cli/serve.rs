@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 
-use super::output::stdout;
+use serde_json::json;
+
+use super::OutputArgs;
+use super::output::{self, stdout};
 use crate::App;
 use crate::config::{self, RawConfig};
 use crate::server::http::HttpOptions;
@@ -54,11 +57,27 @@ pub enum ConfigCommand {
     Check {
         /// The file to check (overrides --config).
         path: Option<PathBuf>,
+
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// Print a commented example config file.
     Example,
     /// Print the path of the config file `serve` would read, and whether it exists.
-    Path,
+    Path {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+impl ConfigCommand {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        match self {
+            ConfigCommand::Check { out, .. } | ConfigCommand::Path { out } => out.json,
+            ConfigCommand::Example => false,
+        }
+    }
 }
 
 /// Runs the MCP server until the client disconnects (stdio) or a signal arrives (HTTP).
@@ -89,7 +108,15 @@ pub async fn serve(args: ServeArgs, flag: Option<&Path>) -> anyhow::Result<()> {
 pub fn config_command(cmd: ConfigCommand, flag: Option<&Path>) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Example => stdout(config::file::EXAMPLE)?,
-        ConfigCommand::Path => match config::file::locate(flag) {
+        ConfigCommand::Path { out } if out.json => {
+            let loc = config::file::locate(flag);
+            output::json(&json!({
+                "path": loc.as_ref().map(|l| l.path().display().to_string()),
+                "origin": loc.as_ref().map(|l| l.origin()),
+                "exists": loc.as_ref().is_some_and(|l| l.path().exists()),
+            }))?;
+        }
+        ConfigCommand::Path { .. } => match config::file::locate(flag) {
             None => stdout("no config path: neither XDG_CONFIG_HOME nor HOME is set\n")?,
             Some(loc) => {
                 let state = if loc.path().exists() {
@@ -104,13 +131,36 @@ pub fn config_command(cmd: ConfigCommand, flag: Option<&Path>) -> anyhow::Result
                 ))?;
             }
         },
-        ConfigCommand::Check { path } => check(path.as_deref().or(flag))?,
+        ConfigCommand::Check { path, out } => check(path.as_deref().or(flag), out.json)?,
     }
     Ok(())
 }
 
-fn check(flag: Option<&Path>) -> anyhow::Result<()> {
+fn check(flag: Option<&Path>, json: bool) -> anyhow::Result<()> {
     let raw = RawConfig::load(flag)?;
+    if json {
+        let file = raw
+            .file
+            .as_ref()
+            .map(|(l, _)| l.path().display().to_string());
+        let c = raw.check()?;
+        return output::json(&json!({
+            "ok": true,
+            "file": file,
+            "base_url": c.base_url.as_str(),
+            "default_model": c.catalog.default_model,
+            "default_vision_model": c.catalog.default_vision_model,
+            "fallback_models": c.default_fallbacks,
+            "catalog_models": c.catalog.models().len(),
+            "retry_attempts": c.retry.attempts,
+            "timeouts_secs": {
+                "connect": c.connect_timeout.as_secs_f64(),
+                "first_byte": c.first_byte_timeout.as_secs_f64(),
+                "total": c.timeout.as_secs_f64(),
+            },
+            "api_key_set": c.api_key.is_some(),
+        }));
+    }
     let Some((loc, _)) = raw.file.clone() else {
         let where_ = config::file::locate(flag)
             .map(|l| l.path().display().to_string())

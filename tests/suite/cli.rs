@@ -754,3 +754,42 @@ async fn a_spinner_shows_on_a_terminal_and_never_in_a_pipe() {
         pipe.all()
     );
 }
+
+#[tokio::test]
+async fn config_check_and_path_speak_json_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "default_model = \"gpt-4o\"\n").unwrap();
+    let path = config.to_str().unwrap();
+    let r = Run::new(&["config", "check", path, "--json"])
+        .env("AISA_API_KEY", KEY)
+        .output()
+        .await;
+    r.expect_code(0);
+    let v = r.json();
+    assert_eq!(v["file"], path);
+    assert_eq!(v["default_model"], "gpt-4o");
+    assert_eq!(v["api_key_set"], true);
+
+    let r = Run::new(&["config", "path", "--json"])
+        .env("LLM_ROUTER_CONFIG", path)
+        .output()
+        .await;
+    r.expect_code(0);
+    assert_eq!(
+        r.json(),
+        json!({"path": path, "origin": "LLM_ROUTER_CONFIG", "exists": true})
+    );
+
+    std::fs::write(&config, "default_model = \"gpt-5x\"\n").unwrap();
+    let r = Run::new(&["config", "check", path, "--json"])
+        .output()
+        .await;
+    r.expect_code(2);
+    let v = r.json();
+    assert_eq!(v["error"]["kind"], "config");
+    assert_mentions(
+        v["error"]["message"].as_str().unwrap(),
+        &["default_model", "gpt-5x"],
+    );
+}
