@@ -793,3 +793,53 @@ async fn config_check_and_path_speak_json_too() {
         &["default_model", "gpt-5x"],
     );
 }
+
+/// Ctrl-C during a call cancels it at once (the upstream request is dropped, not awaited)
+/// and exits 130.
+#[cfg(unix)]
+#[tokio::test]
+async fn an_interrupted_call_stops_at_once_with_exit_code_130() {
+    let fake = FakeUpstream::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"))
+        .args(["chat", "--model", "slow", "--message", "hi"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("AISA_BASE_URL", fake.base_url())
+        .env("AISA_API_KEY", KEY)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the request is at the fake, which holds `slow` for 5 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while fake.chat_requests().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never arrived"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    let pid = child.id().unwrap().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("exits after Ctrl-C")
+        .unwrap();
+    let r = Result::from(out);
+    r.expect_code(130);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "it waited for the slow answer: {:?}",
+        started.elapsed()
+    );
+    assert_mentions(&r.stderr, &["cancel"]);
+    assert!(r.stdout.is_empty());
+}
