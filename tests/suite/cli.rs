@@ -801,7 +801,7 @@ async fn config_check_and_path_speak_json_too() {
 async fn an_interrupted_call_stops_at_once_with_exit_code_130() {
     let fake = FakeUpstream::start().await;
     let home = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"))
         .args(["chat", "--model", "slow", "--message", "hi"])
         .env_clear()
         .env("HOME", home.path())
