@@ -13,9 +13,11 @@
 //! - [`pipeline`]: the shared call step every tool uses (call → account);
 //! - [`tools`]: one file per MCP tool (parse → decide → call → account → present);
 //! - [`server`]: the rmcp handler and its transports;
+//! - [`cli`]: the `llm-router` command line, built on the same tools;
 //! - [`error`]: the one error type and its mapping to MCP results.
 
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod ledger;

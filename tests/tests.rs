@@ -51,3 +51,8 @@ mod ledger;
 
 #[path = "suite/budget.rs"]
 mod budget;
+#[path = "suite/cli.rs"]
+mod cli;
+
+#[path = "suite/skill.rs"]
+mod skill;
