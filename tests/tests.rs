@@ -41,6 +41,10 @@ mod fallback;
 #[path = "suite/config.rs"]
 mod config;
 
+#[path = "suite/bad_input.rs"]
+mod bad_input;
+#[path = "suite/faults.rs"]
+mod faults;
 #[path = "suite/http_ops.rs"]
 mod http_ops;
 #[path = "suite/streaming.rs"]
