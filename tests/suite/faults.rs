@@ -454,6 +454,8 @@ async fn serve_raw(mut sock: TcpStream) {
                 }
                 RawStep::Sleep(d) => tokio::time::sleep(d).await,
                 RawStep::Reset => {
+                    // Linger 0 makes the close a TCP reset (blocking on drop is moot then).
+                    #[allow(deprecated)]
                     let _ = sock.set_linger(Some(Duration::ZERO));
                     return;
                 }
