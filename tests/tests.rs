@@ -45,6 +45,8 @@ mod config;
 mod bad_input;
 #[path = "suite/faults.rs"]
 mod faults;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/http_ops.rs"]
 mod http_ops;
 #[path = "suite/streaming.rs"]
