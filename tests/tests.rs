@@ -41,6 +41,12 @@ mod fallback;
 #[path = "suite/config.rs"]
 mod config;
 
+#[path = "suite/bad_input.rs"]
+mod bad_input;
+#[path = "suite/faults.rs"]
+mod faults;
+#[path = "suite/fuzz.rs"]
+mod fuzz;
 #[path = "suite/http_ops.rs"]
 mod http_ops;
 #[path = "suite/streaming.rs"]

@@ -47,6 +47,9 @@ pub struct Message {
     pub tool_calls: Option<Vec<Value>>,
 }
 
+/// The most text (prompt, system and message contents together) one call may send.
+pub const MAX_CONVERSATION_BYTES: usize = 4 * 1024 * 1024;
+
 /// The conversation to send: a single `prompt` or a full `messages` list, with an optional
 /// `system` instruction.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -66,6 +69,14 @@ pub struct Conversation {
 impl Conversation {
     /// Checks the conversation and converts it to wire messages.
     pub fn into_messages(self) -> Result<Vec<WireMessage>, Error> {
+        let len = self.text_len();
+        if len > MAX_CONVERSATION_BYTES {
+            return Err(invalid(format!(
+                "the conversation is {len} bytes; the limit is {} MB (about a million tokens, \
+                 more than any model's context window): shorten the prompt or send a summary",
+                MAX_CONVERSATION_BYTES / (1024 * 1024)
+            )));
+        }
         let mut out = Vec::new();
         if let Some(system) = self.system.filter(|s| !s.trim().is_empty()) {
             out.push(text_message(Role::System, system));

@@ -55,6 +55,36 @@ fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
         .is_some_and(|v| v.trim_start().starts_with("application/json"))
 }
 
+/// What an unreadable body held, for an error message: its error text, else its start when
+/// it is text, else its size (a compressed or binary body is not repeated).
+fn body_snippet(body: &[u8]) -> String {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return "an empty body".to_owned();
+    }
+    let text = match std::str::from_utf8(body) {
+        Ok(text) if !text.chars().any(|c| c.is_control() && !c.is_whitespace()) => text.trim(),
+        _ => {
+            let gzip = if body.starts_with(&[0x1f, 0x8b]) {
+                ", gzip by its signature"
+            } else {
+                ""
+            };
+            return format!(
+                "{} bytes that are not text (compressed or binary data{gzip})",
+                body.len()
+            );
+        }
+    };
+    if let Some(message) = status::error_message(body) {
+        return message;
+    }
+    let mut start: String = text.chars().take(200).collect();
+    if start.len() < text.len() {
+        start.push('…');
+    }
+    start
+}
+
 fn too_large() -> Error {
     Error::BadResponse(format!(
         "the response is larger than {} MB; llm-router stopped reading it",
@@ -186,8 +216,7 @@ impl Upstream {
                 return Err(self.status_error(status, &headers, &body, &request.model));
             }
             let answer: ChatResponse = serde_json::from_slice(&body).map_err(|e| {
-                let snippet =
-                    status::error_message(&body).unwrap_or_else(|| "an empty body".into());
+                let snippet = body_snippet(&body);
                 Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
             })?;
             let answer = self.check_answer(answer)?;
@@ -289,7 +318,7 @@ impl Upstream {
             return Err(self.status_error(status, &headers, &body, model));
         }
         serde_json::from_slice(&body).map_err(|e| {
-            let snippet = status::error_message(&body).unwrap_or_else(|| "an empty body".into());
+            let snippet = body_snippet(&body);
             Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
         })
     }

@@ -181,6 +181,8 @@ pub struct StreamParser {
     usage: Option<Usage>,
     done: bool,
     started: bool,
+    /// A chunk carried a choice (a stream without any is no answer at all).
+    saw_choice: bool,
     /// What was skipped, for the log: events that were not chunks.
     skipped: Vec<String>,
 }
@@ -206,6 +208,9 @@ impl StreamParser {
         self.events(events, on)?;
         if !self.done && self.finish_reason.is_none() {
             return Err("the stream ended before [DONE] (the connection closed mid-answer)".into());
+        }
+        if !self.saw_choice {
+            return Err("the stream carried no choices (no answer from the model)".into());
         }
         Ok(self.response())
     }
@@ -289,6 +294,7 @@ impl StreamParser {
         else {
             return Ok(());
         };
+        self.saw_choice = true;
         if let Some(reason) = choice.finish_reason {
             self.finish_reason = Some(reason);
         }

@@ -327,6 +327,9 @@ async fn chat_completions(
     if let Some(r) = failure_mode(&model, seen, &last_user_text(&req)) {
         return r;
     }
+    if let Some(r) = fault_mode(&model, stream) {
+        return r;
+    }
     if stream && let Some(script) = stream_mode(&model) {
         return stream_response(&inner, script);
     }
@@ -746,4 +749,168 @@ async fn credits_balance(
             json!({"error": {"code": "not_found", "message": "no route for GET /v1/credits/balance"}}),
         ),
     }
+}
+
+// ---- Fault modes for tests/suite/faults.rs (issue 9) -------------------------------------
+//
+// | model                   | behaviour                                                    |
+// |-------------------------|--------------------------------------------------------------|
+// | `fault-429-storm`       | always 429 without `Retry-After`                             |
+// | `fault-504`             | always 504 with a JSON error                                 |
+// | `fault-malformed-json`  | 200 `application/json`, a truncated JSON body                |
+// | `fault-wrong-shape`     | 200 `application/json`, valid JSON that is not a completion  |
+// | `fault-html-200`        | 200 `text/html`, an HTML page                                |
+// | `fault-empty-200`       | 200 `application/json`, an empty body                        |
+// | `fault-error-in-200`    | 200 `application/json`, `{"error": {...}}`                   |
+// | `fault-no-choices`      | 200, a completion with `choices: []`                         |
+// | `fault-huge`            | 200 `application/json`, a 40 MB body (past the 32 MB cap)    |
+// | `fault-huge-sse`        | 200 `text/event-stream`, 40 MB of comment lines              |
+// | `fault-text-plain`      | a valid completion (or stream) labelled `text/plain`         |
+// | `fault-gzip`            | a gzip'd completion with `Content-Encoding: gzip`            |
+// | `fault-redirect-loop`   | 307 to itself                                                |
+// | `fault-sse-error`       | a stream whose second chunk is `{"error": {...}}`            |
+// | `fault-sse-garbage`     | a stream with non-JSON `data:` lines among valid chunks      |
+// | `fault-sse-binary`      | a stream of non-UTF-8 bytes, then a valid answer             |
+// | `fault-sse-no-choices`  | a stream of chunks without `choices`, then `[DONE]`          |
+// | `fault-sse-only-done`   | a stream that is just `data: [DONE]`                         |
+
+/// A 40 MB body, sent in 1 MB pieces.
+fn huge_body(content_type: &'static str, piece: &'static [u8]) -> Response {
+    let chunk = Bytes::from(piece.repeat((1024 * 1024) / piece.len()));
+    let body = futures::stream::iter(
+        (0..40).map(move |_| Ok::<Bytes, std::convert::Infallible>(chunk.clone())),
+    );
+    (
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// A gzip'd `{"model":"fault-gzip", … "content":"zipped" …}` completion.
+const GZIPPED_COMPLETION: &[u8] = &[
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0x15, 0x8d, 0x41, 0x0e, 0xc2, 0x30,
+    0x0c, 0x04, 0xff, 0xb2, 0xe7, 0x80, 0xe0, 0x9a, 0xaf, 0x20, 0x84, 0x42, 0xe2, 0xb6, 0x46, 0x69,
+    0x1c, 0xd5, 0x46, 0xaa, 0x88, 0xfa, 0x77, 0xdc, 0xd3, 0xca, 0xda, 0xf1, 0xce, 0x00, 0x17, 0x44,
+    0xec, 0x08, 0x90, 0xf7, 0x87, 0xb2, 0xf9, 0x91, 0x97, 0x64, 0xd7, 0x2c, 0x6b, 0xaf, 0x64, 0x2c,
+    0xcd, 0xab, 0xbc, 0x51, 0x32, 0x72, 0xf0, 0x1e, 0xb0, 0x4a, 0xa1, 0xea, 0xd4, 0x94, 0xbe, 0xd5,
+    0x2e, 0xf3, 0x8f, 0xfb, 0x09, 0x2c, 0xc2, 0x99, 0x14, 0xf1, 0x31, 0xc0, 0xad, 0xd0, 0x8e, 0x78,
+    0x73, 0x94, 0x54, 0xd3, 0x4c, 0x88, 0x03, 0x9b, 0x54, 0x4f, 0x24, 0x55, 0x56, 0x4b, 0xcd, 0xce,
+    0x1f, 0x69, 0x46, 0xed, 0x14, 0xfa, 0x46, 0xf7, 0xf5, 0x23, 0x60, 0xe2, 0xc6, 0xba, 0xbc, 0x5c,
+    0xa7, 0x2e, 0x8e, 0x50, 0x93, 0x8e, 0xe3, 0x79, 0xfc, 0x01, 0x57, 0xf8, 0x8d, 0x95, 0xa7, 0x00,
+    0x00, 0x00,
+];
+
+fn typed(status: u16, content_type: &'static str, body: impl Into<Body>) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap(),
+        [(header::CONTENT_TYPE, content_type)],
+        body.into(),
+    )
+        .into_response()
+}
+
+/// An SSE response of these raw pieces, ended by the body's end.
+fn raw_stream(pieces: Vec<Vec<u8>>) -> Response {
+    let body = futures::stream::iter(
+        pieces
+            .into_iter()
+            .map(|p| Ok::<Bytes, std::convert::Infallible>(Bytes::from(p))),
+    );
+    (
+        [(header::CONTENT_TYPE, "text/event-stream")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The fault modes above, or `None` for other models.
+fn fault_mode(model: &str, stream: bool) -> Option<Response> {
+    let m = json!(model);
+    let text_chunk = |t: &str| sse(&chunk(&m, json!({"content": t}), Value::Null)).into_bytes();
+    let finish = || sse(&chunk(&m, json!({}), json!("stop"))).into_bytes();
+    let done = || b"data: [DONE]\n\n".to_vec();
+    let answer = completion(
+        model,
+        json!({"role": "assistant", "content": "plain answer"}),
+        "stop",
+        Some(standard_usage()),
+    );
+    Some(match model {
+        "fault-429-storm" => json_status(
+            429,
+            json!({"error": {"code": "rate_limit_exceeded", "message": "storm"}}),
+        ),
+        "fault-504" => json_status(
+            504,
+            json!({"error": {"code": "gateway_timeout", "message": "the model did not answer"}}),
+        ),
+        "fault-malformed-json" => typed(200, "application/json", r#"{"id": "x", "choices": [{"#),
+        "fault-wrong-shape" => typed(
+            200,
+            "application/json",
+            r#"{"choices": "not a list", "usage": {"prompt_tokens": "many"}}"#,
+        ),
+        "fault-html-200" => typed(
+            200,
+            "text/html",
+            "<html><body><h1>Welcome to nginx!</h1></body></html>",
+        ),
+        "fault-empty-200" => typed(200, "application/json", ""),
+        "fault-error-in-200" => json_status(
+            200,
+            json!({"error": {"message": "the model crashed while answering", "code": 500}}),
+        ),
+        "fault-no-choices" => json_status(200, {
+            let mut a = answer;
+            a["choices"] = json!([]);
+            a
+        }),
+        "fault-huge" => huge_body("application/json", b"                "),
+        "fault-huge-sse" => huge_body("text/event-stream", b": padding padding\n"),
+        "fault-text-plain" if stream => typed(
+            200,
+            "text/plain",
+            [text_chunk("plain answer"), finish(), done()].concat(),
+        ),
+        "fault-text-plain" => typed(200, "text/plain", answer.to_string()),
+        "fault-gzip" => (
+            [
+                (header::CONTENT_TYPE, "application/json"),
+                (header::CONTENT_ENCODING, "gzip"),
+            ],
+            GZIPPED_COMPLETION,
+        )
+            .into_response(),
+        "fault-redirect-loop" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, "/v1/chat/completions")],
+        )
+            .into_response(),
+        "fault-sse-error" if stream => raw_stream(vec![
+            text_chunk("par"),
+            sse(&json!({"error": {"message": "overloaded mid-stream", "code": 529}})).into_bytes(),
+        ]),
+        "fault-sse-garbage" if stream => raw_stream(vec![
+            b"data: {not json\n\n".to_vec(),
+            text_chunk("plain "),
+            b"event: weird\ndata: [1,2,\n\n".to_vec(),
+            text_chunk("answer"),
+            finish(),
+            done(),
+        ]),
+        "fault-sse-binary" if stream => raw_stream(vec![
+            vec![0xff, 0xfe, 0x00, 0x80, b'\n', b'\n'],
+            b"data: \xc3\x28\n\n".to_vec(),
+            text_chunk("plain answer"),
+            finish(),
+            done(),
+        ]),
+        "fault-sse-no-choices" if stream => raw_stream(vec![
+            sse(&json!({"id": "x", "object": "chat.completion.chunk"})).into_bytes(),
+            done(),
+        ]),
+        "fault-sse-only-done" if stream => raw_stream(vec![done()]),
+        _ => return None,
+    })
 }
