@@ -23,6 +23,10 @@ pub struct Run {
     /// Successful calls per second over the timed part.
     pub calls_per_sec: f64,
     pub errors: usize,
+    /// CPU time the server process used per successful call during the timed part, in
+    /// microseconds (10 ms resolution over the whole run), when a server was watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_call: Option<f64>,
     /// The first error seen, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -65,12 +69,14 @@ impl Summary {
     }
 }
 
-/// Runs `call` with `concurrency` workers: `warmup` untimed, then `budget` timed.
+/// Runs `call` with `concurrency` workers: `warmup` untimed, then `budget` timed; reads the
+/// CPU time of `server` (a process id), if given, around the timed part.
 pub async fn closed_loop(
     concurrency: usize,
     warmup: Duration,
     budget: Duration,
     call: Call,
+    server: Option<u32>,
 ) -> Run {
     let warm_until = Instant::now() + warmup;
     let warm: Vec<_> = (0..concurrency)
@@ -87,6 +93,7 @@ pub async fn closed_loop(
         let _ = w.await;
     }
 
+    let cpu_before = server.and_then(|pid| crate::process::cpu_time(pid).ok());
     let started = Instant::now();
     let deadline = started + budget;
     let workers: Vec<_> = (0..concurrency)
@@ -129,11 +136,19 @@ pub async fn closed_loop(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let cpu_after = server.and_then(|pid| crate::process::cpu_time(pid).ok());
+    let server_cpu_us_per_call = match (cpu_before, cpu_after) {
+        (Some(b), Some(a)) if !latencies_us.is_empty() => {
+            Some(a.saturating_sub(b).as_secs_f64() * 1e6 / latencies_us.len() as f64)
+        }
+        _ => None,
+    };
     Run {
         concurrency,
         seconds,
         calls_per_sec: latencies_us.len() as f64 / seconds,
         errors,
+        server_cpu_us_per_call,
         first_error,
         summary: Summary::of(&latencies_us),
         latencies_us,

@@ -174,6 +174,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
          load generator and fake upstream on the same machine.\n",
         m.cores, m.cpu, m.memory_gib, m.kernel, m.rustc, m.load_average
     );
+    if results.plan.quick {
+        println!(
+            "Quick mode: every measure ran briefly, to prove the benchmark works; \
+             these numbers are not results.\n"
+        );
+    }
     println!("{}", results.markdown());
     println!("Raw results: {}", args.json.display());
     results.check()

@@ -4,6 +4,8 @@
 //! LiteLLM is an OpenAI-compatible HTTP proxy, not an MCP server, so its path is
 //! `POST /v1/chat/completions` through the proxy; its overhead is that latency minus the
 //! direct call's, at the same concurrency. The executable is `$LITELLM` or `litellm` on `PATH`.
+//! It runs with its defaults (one worker process) and, like llm-router on loopback, without
+//! client authentication.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -24,6 +26,8 @@ pub struct Peer {
     pub name: String,
     pub version: String,
     pub command: String,
+    /// `VmRSS` of the proxy process once it answered, before any load, in KiB.
+    pub idle_rss_kib: u64,
     pub points: Vec<OverheadPoint>,
 }
 
@@ -95,6 +99,12 @@ pub async fn litellm(
         .args(&args)
         // The proxy would otherwise try to download the model price map at start.
         .env("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        // Like llm-router on loopback without LLM_ROUTER_AUTH_TOKEN: no client auth, so both
+        // sides do the same work. (Recent LiteLLM refuses to start keyless without this.)
+        .env(
+            "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY",
+            "true",
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log)?)
@@ -131,6 +141,7 @@ pub async fn litellm(
         "  LiteLLM {version} ready after {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let idle_rss_kib = crate::process::memory(proxy.child.id())?.rss_kib;
 
     let budget = Duration::from_secs_f64(plan.seconds_per_point);
     let warmup = Duration::from_secs_f64(plan.warmup_secs);
@@ -141,9 +152,9 @@ pub async fn litellm(
             format!("{}/chat/completions", fake.base_url()),
             Some(KEY),
         );
-        let direct = load::closed_loop(c, warmup, budget, direct).await;
+        let direct = load::closed_loop(c, warmup, budget, direct, None).await;
         let proxied = direct_call(client, format!("{base}/v1/chat/completions"), None);
-        let proxied = load::closed_loop(c, warmup, budget, proxied).await;
+        let proxied = load::closed_loop(c, warmup, budget, proxied, Some(proxy.child.id())).await;
         eprintln!(
             "  LiteLLM c={c}: direct p50 {:.0} µs, proxied p50 {:.0} µs, {:.0} calls/s, {} errors",
             direct.summary.p50, proxied.summary.p50, proxied.calls_per_sec, proxied.errors
@@ -159,6 +170,7 @@ pub async fn litellm(
         name: "LiteLLM proxy".to_owned(),
         version,
         command,
+        idle_rss_kib,
         points,
     })
 }

@@ -105,3 +105,24 @@ pub fn memory(pid: u32) -> anyhow::Result<Memory> {
         peak_kib: field("VmHWM:")?,
     })
 }
+
+/// CPU time (user + system, every thread) a process has used, from `/proc/<pid>/stat`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("cannot read /proc/{pid}/stat (Linux only)"))?;
+    // Fields after the command name (which may hold spaces, inside parentheses): state is
+    // field 3, utime 14, stime 15, in clock ticks (USER_HZ, 100 on Linux).
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("/proc/{pid}/stat is malformed"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| -> anyhow::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| anyhow!("/proc/{pid}/stat has no field {}", i + 3))
+    };
+    let ticks = tick(14 - 3)? + tick(15 - 3)?;
+    Ok(Duration::from_millis(ticks * 10))
+}

@@ -248,20 +248,41 @@ impl Results {
         if let Some(peer) = &self.peer {
             for (p, r) in peer.points.iter().zip(&self.http) {
                 let (po, ro) = (overhead(p), overhead(r));
+                let cpu = match (
+                    p.router.server_cpu_us_per_call,
+                    r.router.server_cpu_us_per_call,
+                ) {
+                    (Some(a), Some(b)) if b > 0.0 => format!("; CPU per call {:.1}×", a / b),
+                    _ => String::new(),
+                };
                 row(
                     format!(
                         "peer: {} overhead ÷ llm-router's, concurrency {} (p50 / p99)",
                         peer.name, p.concurrency
                     ),
-                    format!("{:.1}× / {:.1}×", po[0] / ro[0], po[2] / ro[2]),
+                    format!("{:.1}× / {:.1}×{cpu}", po[0] / ro[0], po[2] / ro[2]),
                     "",
                     None,
                 );
             }
+            row(
+                format!("peer: {} idle RSS", peer.name),
+                format!("{:.1} MiB", mib(peer.idle_rss_kib)),
+                "",
+                None,
+            );
         } else if let Some(e) = &self.peer_error {
             row(
                 "peer".to_owned(),
-                format!("not measured: {}", e.replace('\n', " ")),
+                // The first line says what failed; the last usually says why.
+                format!(
+                    "not measured: {} … {} (full text in the JSON file)",
+                    e.lines().next().unwrap_or_default(),
+                    e.lines()
+                        .rev()
+                        .find(|l| !l.trim().is_empty())
+                        .unwrap_or_default()
+                ),
                 "",
                 None,
             );
@@ -274,37 +295,48 @@ impl Results {
     /// Raw latency percentiles per path, in milliseconds.
     fn detail(&self) -> String {
         let mut t = String::from(
-            "| path | concurrency | direct p50 / p90 / p99 ms | through it p50 / p90 / p99 ms | calls/s through it | errors |\n\
-             |---|---|---|---|---|---|\n",
+            "| path | concurrency | direct p50 / p90 / p99 ms | through it p50 / p90 / p99 ms | calls/s through it | its CPU µs per call | errors |\n\
+             |---|---|---|---|---|---|---|\n",
         );
-        let mut line = |path: &str, p: &OverheadPoint| {
-            t.push_str(&format!(
-                "| {path} | {} | {} | {} | {:.0} | {} |\n",
-                p.concurrency,
-                triple(&p.direct.summary),
-                triple(&p.router.summary),
-                p.router.calls_per_sec,
-                p.router.errors
-            ));
-        };
         for p in &self.http {
-            line("llm-router, Streamable HTTP", p);
+            t.push_str(&detail_row(
+                "llm-router, Streamable HTTP",
+                Some(&p.direct),
+                &p.router,
+            ));
         }
-        if let Some(direct) = self.http.iter().find(|p| p.concurrency == 1) {
-            line(
-                "llm-router, stdio",
-                &OverheadPoint {
-                    concurrency: 1,
-                    direct: direct.direct.clone(),
-                    router: self.stdio.clone(),
-                },
-            );
-        }
+        t.push_str(&detail_row(
+            "llm-router, Streamable HTTP (throughput run)",
+            None,
+            &self.throughput,
+        ));
+        let direct_c1 = self.http.iter().find(|p| p.concurrency == 1);
+        t.push_str(&detail_row(
+            "llm-router, stdio",
+            direct_c1.map(|p| &p.direct),
+            &self.stdio,
+        ));
         if let Some(peer) = &self.peer {
+            let name = format!("{} {}", peer.name, peer.version);
             for p in &peer.points {
-                line(&format!("{} {}", peer.name, peer.version), p);
+                t.push_str(&detail_row(&name, Some(&p.direct), &p.router));
             }
         }
         t
     }
+}
+
+/// One row of the latency detail table.
+fn detail_row(path: &str, direct: Option<&Run>, through: &Run) -> String {
+    let cpu = through
+        .server_cpu_us_per_call
+        .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}"));
+    format!(
+        "| {path} | {} | {} | {} | {:.0} | {cpu} | {} |\n",
+        through.concurrency,
+        direct.map_or_else(|| "—".to_owned(), |d| triple(&d.summary)),
+        triple(&through.summary),
+        through.calls_per_sec,
+        through.errors
+    )
 }

@@ -174,10 +174,16 @@ pub async fn http_overhead(
             format!("{}/chat/completions", fake.base_url()),
             Some(crate::fake_upstream::KEY),
         );
-        let direct = load::closed_loop(c, plan.warmup(), plan.budget(), direct).await;
+        let direct = load::closed_loop(c, plan.warmup(), plan.budget(), direct, None).await;
         let sessions = open_sessions(client, &server.mcp_url, c).await?;
-        let router =
-            load::closed_loop(c, plan.warmup(), plan.budget(), router_call(sessions)).await;
+        let router = load::closed_loop(
+            c,
+            plan.warmup(),
+            plan.budget(),
+            router_call(sessions),
+            Some(server.pid()),
+        )
+        .await;
         eprintln!(
             "  HTTP c={c}: direct p50 {:.0} µs, router p50 {:.0} µs, {:.0} calls/s, {} errors",
             direct.summary.p50, router.summary.p50, router.calls_per_sec, router.errors
@@ -194,6 +200,7 @@ pub async fn http_overhead(
 /// Overhead over stdio at concurrency 1 (one child, calls one after another).
 pub async fn stdio_overhead(plan: &Plan, exe: &str, fake: &FakeUpstream) -> anyhow::Result<Run> {
     let mut session = StdioSession::spawn(exe, &router_env(fake))?;
+    let pid = session.pid();
     session.initialize().await?;
     session.initialized().await?;
     let session = Arc::new(tokio::sync::Mutex::new(session));
@@ -203,7 +210,7 @@ pub async fn stdio_overhead(plan: &Plan, exe: &str, fake: &FakeUpstream) -> anyh
         let args = args.clone();
         async move { check_chat(&session.lock().await.call_tool("chat", &args).await?) }.boxed()
     });
-    Ok(load::closed_loop(1, plan.warmup(), plan.budget(), call).await)
+    Ok(load::closed_loop(1, plan.warmup(), plan.budget(), call, pid).await)
 }
 
 /// Calls per second at saturation over HTTP.
@@ -215,7 +222,8 @@ pub async fn throughput(
     let c = plan.throughput_concurrency;
     let sessions = open_sessions(client, &server.mcp_url, c).await?;
     let budget = Duration::from_secs_f64(plan.throughput_seconds);
-    Ok(load::closed_loop(c, plan.warmup(), budget, router_call(sessions)).await)
+    let call = router_call(sessions);
+    Ok(load::closed_loop(c, plan.warmup(), budget, call, Some(server.pid())).await)
 }
 
 /// `compare_models` with `n` models that each take [`FANOUT_DELAY_MS`] upstream.
