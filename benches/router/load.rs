@@ -27,6 +27,9 @@ pub struct Run {
     /// microseconds (10 ms resolution over the whole run), when a server was watched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_cpu_us_per_call: Option<f64>,
+    /// The same for the benchmark's own process (load generator and fake upstream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bench_cpu_us_per_call: Option<f64>,
     /// The first error seen, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
@@ -94,6 +97,7 @@ pub async fn closed_loop(
     }
 
     let cpu_before = server.and_then(|pid| crate::process::cpu_time(pid).ok());
+    let own_before = crate::process::cpu_time(std::process::id()).ok();
     let started = Instant::now();
     let deadline = started + budget;
     let workers: Vec<_> = (0..concurrency)
@@ -137,18 +141,22 @@ pub async fn closed_loop(
     }
     let seconds = started.elapsed().as_secs_f64();
     let cpu_after = server.and_then(|pid| crate::process::cpu_time(pid).ok());
-    let server_cpu_us_per_call = match (cpu_before, cpu_after) {
+    let own_after = crate::process::cpu_time(std::process::id()).ok();
+    let per_call = |before: Option<Duration>, after: Option<Duration>| match (before, after) {
         (Some(b), Some(a)) if !latencies_us.is_empty() => {
             Some(a.saturating_sub(b).as_secs_f64() * 1e6 / latencies_us.len() as f64)
         }
         _ => None,
     };
+    let server_cpu_us_per_call = per_call(cpu_before, cpu_after);
+    let bench_cpu_us_per_call = per_call(own_before, own_after);
     Run {
         concurrency,
         seconds,
         calls_per_sec: latencies_us.len() as f64 / seconds,
         errors,
         server_cpu_us_per_call,
+        bench_cpu_us_per_call,
         first_error,
         summary: Summary::of(&latencies_us),
         latencies_us,

@@ -15,6 +15,9 @@
 //! and writes every raw sample to a JSON file (`target/bench-router.json` by default).
 //! `--quick` runs every measure briefly, to prove the benchmark works (CI); its numbers are
 //! not meant to be read. The load generator is a raw JSON-RPC-over-HTTP client on `reqwest`.
+//!
+//! Environment: `LLM_ROUTER_BENCH_EXE` measures another build of the binary (one with symbols,
+//! for `perf`); `LLM_ROUTER_BENCH_RUST_LOG` sets the server's `RUST_LOG` (default `info`).
 
 mod fake_upstream;
 mod load;
@@ -37,6 +40,12 @@ use crate::scenarios::Plan;
 
 /// The executable under test, built by cargo in the bench's profile (release).
 const EXE: &str = env!("CARGO_BIN_EXE_llm-router");
+
+/// The executable to measure: `$LLM_ROUTER_BENCH_EXE` (another build, e.g. one with symbols
+/// for a profiler), else the one cargo built.
+fn exe() -> String {
+    std::env::var("LLM_ROUTER_BENCH_EXE").unwrap_or_else(|_| EXE.to_owned())
+}
 
 /// Checked command-line arguments.
 struct Args {
@@ -95,12 +104,14 @@ fn main() -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let plan = Plan::new(args.quick);
+    let exe = exe();
+    let exe = exe.as_str();
     let machine = Machine::probe();
     let started_unix = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     eprintln!(
-        "bench router{}: {EXE} on {} cores ({})",
+        "bench router{}: {exe} on {} cores ({})",
         if plan.quick { " (quick)" } else { "" },
         machine.cores,
         machine.cpu
@@ -109,14 +120,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let client = reqwest::Client::builder().pool_idle_timeout(None).build()?;
 
     eprintln!("cold start ({} runs)", plan.cold_start_runs);
-    let cold_start = scenarios::cold_start(&plan, EXE, &fake).await?;
+    let cold_start = scenarios::cold_start(&plan, exe, &fake).await?;
 
-    let server = HttpServer::start(EXE, &scenarios::router_env(&fake))?;
+    let server = HttpServer::start(exe, &scenarios::router_env(&fake))?;
     let http_idle_rss_kib = process::memory(server.pid())?.rss_kib;
     eprintln!("overhead over Streamable HTTP");
     let http = scenarios::http_overhead(&plan, &client, &fake, &server).await?;
     eprintln!("overhead over stdio");
-    let stdio = scenarios::stdio_overhead(&plan, EXE, &fake).await?;
+    let stdio = scenarios::stdio_overhead(&plan, exe, &fake).await?;
     eprintln!("throughput");
     let throughput = scenarios::throughput(&plan, &client, &server).await?;
     eprintln!("fan-out");
@@ -129,7 +140,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             "memory: {} calls held on {sessions} sessions",
             plan.held_calls
         );
-        held.push(scenarios::held_calls(EXE, &client, &fake, plan.held_calls, sessions).await?);
+        held.push(scenarios::held_calls(exe, &client, &fake, plan.held_calls, sessions).await?);
     }
 
     let (peer, peer_error) = match args.peer.as_deref() {

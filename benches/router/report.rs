@@ -295,8 +295,8 @@ impl Results {
     /// Raw latency percentiles per path, in milliseconds.
     fn detail(&self) -> String {
         let mut t = String::from(
-            "| path | concurrency | direct p50 / p90 / p99 ms | through it p50 / p90 / p99 ms | calls/s through it | its CPU µs per call | errors |\n\
-             |---|---|---|---|---|---|---|\n",
+            "| path | concurrency | direct p50 / p90 / p99 ms | through it p50 / p90 / p99 ms | calls/s through it | its CPU µs per call | bench's CPU µs per call | errors |\n\
+             |---|---|---|---|---|---|---|---|\n",
         );
         for p in &self.http {
             t.push_str(&detail_row(
@@ -328,11 +328,11 @@ impl Results {
 
 /// One row of the latency detail table.
 fn detail_row(path: &str, direct: Option<&Run>, through: &Run) -> String {
-    let cpu = through
-        .server_cpu_us_per_call
-        .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}"));
+    let us = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), |us| format!("{us:.0}"));
+    let cpu = us(through.server_cpu_us_per_call);
+    let bench_cpu = us(through.bench_cpu_us_per_call);
     format!(
-        "| {path} | {} | {} | {} | {:.0} | {cpu} | {} |\n",
+        "| {path} | {} | {} | {} | {:.0} | {cpu} | {bench_cpu} | {} |\n",
         through.concurrency,
         direct.map_or_else(|| "—".to_owned(), |d| triple(&d.summary)),
         triple(&through.summary),

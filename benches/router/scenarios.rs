@@ -84,6 +84,12 @@ pub fn router_env(fake: &FakeUpstream) -> Vec<(&'static str, String)> {
         ("AISA_BASE_URL", fake.base_url()),
         ("AISA_API_KEY", crate::fake_upstream::KEY.to_owned()),
         ("PATH", std::env::var("PATH").unwrap_or_default()),
+        // The server's default level unless `$LLM_ROUTER_BENCH_RUST_LOG` says otherwise (keep
+        // `llm_router::server::http=info` in it: the bench reads the address from that log).
+        (
+            "RUST_LOG",
+            std::env::var("LLM_ROUTER_BENCH_RUST_LOG").unwrap_or_else(|_| "info".into()),
+        ),
     ]
 }
 
