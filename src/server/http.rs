@@ -22,6 +22,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use futures::StreamExt;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -117,6 +118,13 @@ pub async fn serve(app: Arc<App>, opts: HttpOptions) -> anyhow::Result<()> {
     );
 
     let stop = CancellationToken::new();
+    // An MCP answer goes out as an SSE stream in several small writes; with Nagle's algorithm
+    // on, each write after the first waits for the client's delayed ACK (~40 ms per call).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server =
         axum::serve(listener, router).with_graceful_shutdown(stop.clone().cancelled_owned());
     let mut server = std::pin::pin!(server.into_future());
