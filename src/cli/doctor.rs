@@ -277,7 +277,7 @@ async fn checks(flag: Option<&Path>) -> Vec<Check> {
     out.push(gateway);
     out.push(models);
     out.push(if reachable {
-        balance(&config, &base_url).await
+        balance(&app).await
     } else {
         Check::new(
             "balance",

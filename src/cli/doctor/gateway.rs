@@ -1,45 +1,21 @@
-//! The gateway requests `doctor` makes with a small client of its own: the account balance
-//! (`GET /credits/balance`, as AIsa documents it: amounts in micros of USD) and a
-//! reachability probe that needs no key.
-//!
-//! They are here, not in `crate::upstream`, because the library's upstream client has no
-//! balance call yet (src/upstream is owned elsewhere); they should move there. The key is
-//! sent as a sensitive header and never appears in a message: transport errors name the URL,
-//! not the headers.
+//! The gateway checks of `doctor`: the account balance (through the library's
+//! `Upstream::credits`, amounts in micros of USD) and a reachability probe that needs no key,
+//! which uses a small client of its own because the library's client always sends the key
+//! when it has one. The key is sent as a sensitive header and never appears in a message:
+//! transport errors name the URL, not the headers.
 
 use std::time::Duration;
 
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use rust_decimal::{Decimal, RoundingStrategy};
 use secrecy::ExposeSecret;
-use serde::Deserialize;
 
 use super::{Check, Status};
 use crate::config::Config;
+use crate::upstream::credits::CreditsBalance;
 
 /// The longest one of these requests may take.
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-/// `GET /credits/balance`, as AIsa documents it (amounts in micros of USD).
-#[derive(Debug, Deserialize)]
-struct Balance {
-    #[serde(default)]
-    currency: Option<String>,
-    #[serde(default)]
-    available_balance_micros_usd: Option<i64>,
-    #[serde(default)]
-    account_balance_micros_usd: Option<i64>,
-    #[serde(default)]
-    api_key: Option<KeyBalance>,
-}
-
-#[derive(Debug, Deserialize)]
-struct KeyBalance {
-    #[serde(default)]
-    unlimited: Option<bool>,
-    #[serde(default)]
-    remaining_micros_usd: Option<i64>,
-}
 
 /// `GET url` with a small client of its own, with the key (`with_key`) or without.
 pub(super) async fn get(
@@ -75,57 +51,30 @@ pub(super) fn causes(e: &dyn std::error::Error) -> String {
     s
 }
 
-pub(super) async fn balance(config: &Config, base_url: &str) -> Check {
-    let response = match get(config, &format!("{base_url}/credits/balance"), true).await {
-        Ok(r) => r,
-        Err(e) => {
-            return Check::new(
-                "balance",
-                Status::Fail,
-                format!("GET /credits/balance failed: {e}"),
-            )
-            .fix("try again later");
-        }
-    };
-    let status = response.status().as_u16();
-    match status {
-        200..=299 => {}
-        404 | 405 | 501 => {
-            return Check::new(
-                "balance",
-                Status::Info,
-                format!("not offered by this gateway (GET /credits/balance: HTTP {status})"),
-            );
-        }
-        401 | 403 => {
-            return Check::new(
-                "balance",
-                Status::Fail,
-                format!("the gateway refused the balance request (HTTP {status})"),
-            )
-            .fix("check AISA_API_KEY");
-        }
-        _ => {
-            return Check::new(
-                "balance",
-                Status::Fail,
-                format!("GET /credits/balance answered HTTP {status}"),
-            )
-            .fix("try again later");
-        }
-    }
-    let Ok(body) = response.json::<Balance>().await else {
-        return Check::new(
+/// The balance line, from the library's own `GET /credits/balance` call.
+pub(super) async fn balance(app: &crate::App) -> Check {
+    match app.upstream.credits().await {
+        Ok(Some(b)) => describe(&b),
+        Ok(None) => Check::new(
             "balance",
             Status::Info,
-            "the gateway answered GET /credits/balance in a shape llm-router does not read",
-        );
-    };
-    describe(&body)
+            "not offered by this gateway (GET /credits/balance: HTTP 404)",
+        ),
+        Err(e @ crate::Error::Unauthorized { .. }) => {
+            Check::new("balance", Status::Fail, format!("the gateway refused: {e}"))
+                .fix("check AISA_API_KEY")
+        }
+        Err(e) => Check::new(
+            "balance",
+            Status::Fail,
+            format!("GET /credits/balance failed: {e}"),
+        )
+        .fix("try again later"),
+    }
 }
 
 /// The balance line: available credit (account, and the key's own limit when it has one).
-fn describe(b: &Balance) -> Check {
+fn describe(b: &CreditsBalance) -> Check {
     let currency = b.currency.as_deref().unwrap_or("USD");
     let Some(available) = b
         .available_balance_micros_usd
@@ -174,7 +123,7 @@ mod tests {
         assert_eq!(money(-1_999_999), "$-1.99");
         assert_eq!(money(0), "$0.00");
         assert_eq!(money(4_200), "$0.0042");
-        let b: Balance = serde_json::from_value(serde_json::json!({
+        let b: CreditsBalance = serde_json::from_value(serde_json::json!({
             "currency": "USD",
             "account_balance_micros_usd": 20_000_000,
             "available_balance_micros_usd": 12_500_000,
@@ -187,7 +136,7 @@ mod tests {
             c.detail,
             "$12.50 USD available; this key may spend $3.00 more"
         );
-        let empty: Balance =
+        let empty: CreditsBalance =
             serde_json::from_value(serde_json::json!({"available_balance_micros_usd": 0})).unwrap();
         assert_eq!(describe(&empty).status, Status::Fail);
     }
