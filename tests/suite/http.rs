@@ -42,11 +42,13 @@ pub(crate) struct HttpServer {
 }
 
 /// Spawns `llm-router serve <args>` with a clean environment plus `envs`, pointed at `fake`.
-fn spawn(
+/// `llm-router serve <args>` with a clean environment (a temp HOME, `RUST_LOG=info`) plus
+/// `envs`, pointed at `fake`; stdio is the caller's to set.
+pub(crate) fn serve_command(
     fake: &FakeUpstream,
     args: &[&str],
     envs: &[(&str, &str)],
-) -> (tokio::process::Child, tempfile::TempDir) {
+) -> (tokio::process::Command, tempfile::TempDir) {
     let home = tempfile::tempdir().expect("temp HOME");
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"));
     cmd.arg("serve").args(args).env_clear();
@@ -58,11 +60,36 @@ fn spawn(
         .env("AISA_BASE_URL", fake.base_url())
         .env("AISA_API_KEY", KEY)
         .envs(envs.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .kill_on_drop(true);
+    (cmd, home)
+}
+
+/// Spawns `llm-router serve <args>` with its stderr piped (for the log) and no stdio MCP.
+fn spawn(
+    fake: &FakeUpstream,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (tokio::process::Child, tempfile::TempDir) {
+    let (mut cmd, home) = serve_command(fake, args, envs);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     (cmd.spawn().expect("spawn llm-router serve --http"), home)
+}
+
+/// Calls `chat` on gpt-4.1 with `prompt` and returns the structured result.
+pub(crate) async fn chat(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    prompt: &str,
+) -> Value {
+    let args = json!({"model": "gpt-4.1", "prompt": prompt});
+    let params =
+        CallToolRequestParams::new("chat").with_arguments(args.as_object().unwrap().clone());
+    let r = tokio::time::timeout(DEADLINE, client.call_tool(params))
+        .await
+        .expect("chat timed out")
+        .expect("chat over HTTP");
+    expect_ok(&r)
 }
 
 impl HttpServer {
@@ -203,14 +230,7 @@ async fn streamable_http_initialize_list_tools_and_chat() {
     names.sort();
     assert_eq!(names, TOOL_NAMES);
 
-    let args = json!({"model": "gpt-4.1", "prompt": "hello over http"});
-    let params =
-        CallToolRequestParams::new("chat").with_arguments(args.as_object().unwrap().clone());
-    let r = tokio::time::timeout(DEADLINE, client.call_tool(params))
-        .await
-        .expect("chat timed out")
-        .expect("chat over HTTP");
-    let v = expect_ok(&r);
+    let v = chat(&client, "hello over http").await;
     assert_eq!(v["content"], "echo: hello over http", "{v:#}");
     assert_eq!(v["model"], "gpt-4.1");
     assert_eq!(fake.chat_requests().len(), 1);

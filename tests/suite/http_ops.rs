@@ -7,8 +7,8 @@ use rmcp::model::CallToolRequestParams;
 use serde_json::{Value, json};
 
 use crate::fake_upstream::FakeUpstream;
-use crate::http::{DEADLINE, HttpServer, SseReader, TOKEN, http, mcp_client, raw_initialize};
-use crate::util::{KEY, TOOL_NAMES, closed_port, expect_ok};
+use crate::http::{HttpServer, SseReader, TOKEN, chat, http, mcp_client, raw_initialize};
+use crate::util::{KEY, TOOL_NAMES, closed_port};
 
 /// A config file in a temp dir; keep the dir alive while the server runs.
 fn config(text: &str) -> (tempfile::TempDir, String) {
@@ -33,17 +33,6 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     false
-}
-
-async fn chat(client: &rmcp::service::RunningService<rmcp::RoleClient, ()>, prompt: &str) -> Value {
-    let args = json!({"model": "gpt-4.1", "prompt": prompt});
-    let params =
-        CallToolRequestParams::new("chat").with_arguments(args.as_object().unwrap().clone());
-    let r = tokio::time::timeout(DEADLINE, client.call_tool(params))
-        .await
-        .expect("chat timed out")
-        .expect("chat over HTTP");
-    expect_ok(&r)
 }
 
 #[tokio::test]

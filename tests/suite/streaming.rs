@@ -78,21 +78,10 @@ impl Exchange {
 
 impl Raw {
     async fn start(fake: &FakeUpstream, envs: &[(&str, &str)]) -> Raw {
-        let home = tempfile::tempdir().expect("temp HOME");
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"));
-        cmd.arg("serve").env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        cmd.env("HOME", home.path())
-            .env("RUST_LOG", "info")
-            .env("AISA_BASE_URL", fake.base_url())
-            .env("AISA_API_KEY", KEY)
-            .envs(envs.iter().copied())
-            .stdin(Stdio::piped())
+        let (mut cmd, home) = crate::http::serve_command(fake, &[], envs);
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("spawn llm-router serve");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
