@@ -117,6 +117,20 @@ fn decimal_at(row: &Row<'_>, i: usize) -> rusqlite::Result<Option<Decimal>> {
     .transpose()
 }
 
+/// Whether `e` is SQLite saying another connection holds the lock.
+fn is_busy(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<rusqlite::Error>()
+            .and_then(rusqlite::Error::sqlite_error_code)
+            .is_some_and(|code| {
+                matches!(
+                    code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+            })
+    })
+}
+
 fn source_of(name: &str) -> Option<CostSource> {
     match name {
         "gateway" => Some(CostSource::Gateway),
@@ -130,11 +144,29 @@ fn source_of(name: &str) -> Option<CostSource> {
 impl Store {
     /// Opens (creating if needed) the ledger at `path`, with its parent directories, and
     /// brings its schema up to date.
+    ///
+    /// SQLite does not call the busy handler everywhere: switching a new file to WAL while
+    /// another process does the same, or reading a WAL index another process is rebuilding,
+    /// fails with `SQLITE_BUSY` at once. Two servers started together (an MCP host often
+    /// spawns several) hit exactly that, so the whole open is retried with a short, jittered
+    /// pause until [`BUSY_TIMEOUT`] has passed.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create the directory {}", dir.display()))?;
         }
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(path) {
+                Err(e) if is_busy(&e) && started.elapsed() < BUSY_TIMEOUT => {
+                    std::thread::sleep(Duration::from_millis(5 + fastrand::u64(0..20)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> anyhow::Result<Self> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Returns the mode; WAL persists in the file once set.
@@ -446,6 +478,31 @@ mod tests {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn many_processes_opening_a_new_file_at_once_all_succeed() {
+        // Connections in separate threads behave like separate processes to SQLite's locks.
+        for round in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("usage.db");
+            let barrier = std::sync::Barrier::new(8);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..8)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Store::open(&path).map(|st| st.insert(&record(1, Some("0.1"))))
+                        })
+                    })
+                    .collect();
+                for h in opened {
+                    let r = h.join().unwrap();
+                    assert!(matches!(r, Ok(Ok(()))), "round {round}: {r:?}");
+                }
+            });
+            assert_eq!(Store::open(&path).unwrap().count().unwrap(), 8);
+        }
     }
 
     #[test]
