@@ -11,6 +11,7 @@
 
 mod check;
 pub mod file;
+pub mod providers;
 pub mod usage;
 
 use std::ffi::OsString;
@@ -109,6 +110,11 @@ pub struct Config {
     pub ledger: usage::LedgerConfig,
     pub budget: crate::ledger::budget::BudgetConfig,
     pub cache: crate::ledger::cache::CacheConfig,
+    /// The providers beside the gateway, in config order, with their keys read.
+    pub providers: Vec<(
+        crate::upstream::ProviderSpec,
+        crate::upstream::providers::Serves,
+    )>,
 }
 
 /// Settings for `serve --http` (flags may still override the address and lists).
@@ -302,7 +308,17 @@ impl RawConfig {
         let retry = check_retry(file.retry.clone().unwrap_or_default()).map_err(in_file)?;
         let cooldown =
             check_cooldown(file.cooldown.clone().unwrap_or_default()).map_err(in_file)?;
-        let (catalog, default_fallbacks) = check_catalog(&file).map_err(in_file)?;
+        let providers = providers::check(
+            &file,
+            &providers::Inherited {
+                timeout: total,
+                first_byte: first_byte.min(total),
+                stream_idle: stream_idle_timeout,
+            },
+            &|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()),
+        )
+        .map_err(in_file)?;
+        let (catalog, default_fallbacks) = check_catalog(&file, &providers).map_err(in_file)?;
 
         let auth_token = match (
             &self.auth_token,
@@ -363,6 +379,7 @@ impl RawConfig {
             ledger: usage.ledger,
             budget: usage.budget,
             cache: usage.cache,
+            providers,
         })
     }
 }

@@ -24,11 +24,22 @@ pub enum Error {
     )]
     MissingApiKey,
 
-    /// 401/403: the gateway refused the key.
+    /// A provider from the config file names a key variable that is not set.
+    #[error("provider '{provider}' needs a key and {env} is not set in the server's environment")]
+    ProviderKeyMissing { provider: String, env: String },
+
+    /// 401/403: the upstream refused the key.
     #[error(
-        "the gateway rejected the API key (HTTP {status}): {message}. Check AISA_API_KEY in the server's environment"
+        "{who} rejected the API key (HTTP {status}): {message}. Check {key_env} in the server's environment"
     )]
-    Unauthorized { status: u16, message: String },
+    Unauthorized {
+        status: u16,
+        message: String,
+        /// "the gateway", or "provider 'name'".
+        who: String,
+        /// The variable the key came from.
+        key_env: String,
+    },
 
     /// 402: the account is out of credits.
     #[error(
@@ -186,7 +197,7 @@ impl Error {
     pub fn kind(&self) -> &'static str {
         match self {
             Error::InvalidArgument(_) => "invalid_argument",
-            Error::MissingApiKey => "missing_api_key",
+            Error::MissingApiKey | Error::ProviderKeyMissing { .. } => "missing_api_key",
             Error::Unauthorized { .. } => "unauthorized",
             Error::OutOfCredits { .. } => "out_of_credits",
             Error::UnknownModel { .. } => "unknown_model",

@@ -5,7 +5,8 @@
 //! The crate is laid out by responsibility:
 //! - [`config`]: config file, environment and flags → a checked [`config::Config`];
 //! - [`catalog`]: the embedded model catalog (prices, capabilities, aliases, task map);
-//! - [`upstream`]: the one HTTP client to the gateway and its error mapping;
+//! - [`upstream`]: the HTTP client to each provider (the gateway and any the config adds),
+//!   their API styles (OpenAI, …) and error mapping;
 //! - [`routing`]: which model serves a request (task map today, the full engine later);
 //! - [`ledger`]: cost arithmetic (exact decimals), the usage ledger, budgets, the response
 //!   cache and usage reports;
@@ -38,7 +39,8 @@ use std::sync::{Arc, RwLock};
 pub struct App {
     pub config: config::Config,
     pub catalog: catalog::Catalog,
-    pub upstream: upstream::Upstream,
+    /// The upstreams: the gateway first, then the config file's `[[providers]]`.
+    pub providers: upstream::providers::Providers,
     /// Per-model health, for skipping models that keep failing.
     pub cooldowns: routing::cooldown::Cooldowns,
     /// The usage ledger (a SQLite file, or in memory when disabled).
@@ -54,7 +56,11 @@ impl App {
     /// file applied), creates the pooled HTTP client and opens the usage ledger.
     pub fn new(config: config::Config) -> anyhow::Result<Arc<Self>> {
         let catalog = config.catalog.clone();
-        let upstream = upstream::Upstream::new(&config)?;
+        let providers = upstream::providers::Providers::new(
+            upstream::http_client(&config)?,
+            upstream::ProviderSpec::gateway(&config),
+            config.providers.clone(),
+        );
         let ledger = match &config.ledger.path {
             Some(path) => ledger::store::Store::open(path).map_err(|e| {
                 anyhow::anyhow!(
@@ -72,9 +78,14 @@ impl App {
             cooldowns: routing::cooldown::Cooldowns::new(config.cooldown),
             config,
             catalog,
-            upstream,
+            providers,
             live_ids: RwLock::new(Vec::new()),
         }))
+    }
+
+    /// The gateway (the default provider).
+    pub fn gateway(&self) -> &upstream::Upstream {
+        self.providers.gateway()
     }
 
     /// The model ids the gateway listed last time it was asked (empty if never).

@@ -39,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::Error;
 use crate::ledger::{self, CostSource, Tokens};
 use crate::routing::executor::{self, Attempt};
+use crate::upstream::providers::Route;
 use crate::upstream::sse::Delta;
 use crate::upstream::{ChatRequest, ChatResponse};
 use crate::{App, metrics};
@@ -101,6 +102,8 @@ pub struct Answer {
     pub model: String,
     /// The model id requested (after alias resolution).
     pub requested_model: String,
+    /// The provider that served it (`aisa`, the gateway, unless the config adds others).
+    pub provider: String,
     /// The answer text.
     pub content: String,
     /// Tool calls the model asked for (OpenAI format), when any.
@@ -224,11 +227,16 @@ pub async fn call(
 /// for the answer.
 pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Answer, Error> {
     let started = Instant::now();
-    let (result, first_token) = send(app, &request, ctx).await;
+    let route = app.providers.route(&request.model, request.api).await;
+    let (result, first_token) = send(route, &request, ctx).await;
     let elapsed = started.elapsed();
     let ms = |t: Instant| u64::try_from(t.duration_since(started).as_millis()).unwrap_or(u64::MAX);
     let latency_ms = ms(Instant::now());
-    let metric_model = app.catalog.get(&request.model).map(|m| m.id.as_str());
+    let info = app
+        .catalog
+        .get(&request.model)
+        .or_else(|| app.catalog.get(route.model));
+    let metric_model = info.map(|m| m.id.as_str());
     if let Err(e) = &result {
         metrics::upstream(metrics::Upstream {
             model: metric_model,
@@ -260,6 +268,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
         Err(e) => {
             tracing::warn!(
                 gen_ai.request.model = %request.model,
+                provider = route.provider.name(),
                 error.type = e.kind(),
                 latency_ms,
                 "upstream call failed"
@@ -285,7 +294,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
         .catalog
         .resolve(&served)
         .info
-        .or_else(|| app.catalog.get(&request.model))
+        .or(info)
         .and_then(|m| m.price);
     let usage = response.usage.as_ref();
     let cost = ledger::cost_of(
@@ -295,6 +304,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
     );
     let answer = Answer {
         content: message.text(),
+        provider: route.provider.name().to_owned(),
         model: served,
         requested_model: request.model,
         tool_calls,
@@ -320,6 +330,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
     tracing::info!(
         gen_ai.request.model = %answer.requested_model,
         gen_ai.response.model = %answer.model,
+        provider = %answer.provider,
         gen_ai.usage.input_tokens = answer.usage.prompt_tokens,
         gen_ai.usage.output_tokens = answer.usage.completion_tokens,
         cost_usd = answer.cost_usd,
@@ -334,7 +345,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
 /// The upstream exchange itself, until the answer or cancellation: whole, or streamed to
 /// `ctx.progress`. Also returns when the first token arrived, when streamed.
 async fn send(
-    app: &App,
+    route: Route<'_>,
     request: &ChatRequest,
     ctx: &Ctx,
 ) -> (Result<ChatResponse, Error>, Option<Instant>) {
@@ -342,7 +353,7 @@ async fn send(
         let result = tokio::select! {
             biased;
             _ = ctx.ct.cancelled() => Err(Error::Cancelled),
-            r = app.upstream.chat(request) => r,
+            r = route.provider.chat(request, route.model, route.style) => r,
         };
         return (result, None);
     };
@@ -356,7 +367,7 @@ async fn send(
     let result = tokio::select! {
         biased;
         _ = ctx.ct.cancelled() => Err(Error::Cancelled),
-        r = app.upstream.chat_stream(request, &mut on) => r,
+        r = route.provider.chat_stream(request, route.model, route.style, &mut on) => r,
     };
     (result, first_token)
 }

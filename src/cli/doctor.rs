@@ -176,7 +176,7 @@ async fn checks(flag: Option<&Path>) -> Vec<Check> {
         }
     };
     let started = Instant::now();
-    let listed = app.upstream.list_models().await;
+    let listed = app.gateway().list_models().await;
     let ms = started.elapsed().as_millis();
     let (gateway, models, reachable) = match listed {
         Ok(list) => {
@@ -244,7 +244,9 @@ async fn checks(flag: Option<&Path>) -> Vec<Check> {
             ),
             false,
         ),
-        Err(Error::Unauthorized { status, message }) => {
+        Err(Error::Unauthorized {
+            status, message, ..
+        }) => {
             key = Check::new(
                 "key",
                 Status::Fail,

@@ -195,7 +195,9 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         return 2;
     }
     match e.downcast_ref::<E>() {
-        Some(E::InvalidArgument(_) | E::File(_) | E::MissingApiKey) => 2,
+        Some(
+            E::InvalidArgument(_) | E::File(_) | E::MissingApiKey | E::ProviderKeyMissing { .. },
+        ) => 2,
         Some(E::Cancelled) => 130,
         _ => 1,
     }

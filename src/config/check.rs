@@ -15,6 +15,8 @@ use super::{
 use crate::catalog::{Catalog, ModelInfo, Price, TaskRoute};
 use crate::routing::cooldown::CooldownConfig;
 use crate::routing::retry::RetryConfig;
+use crate::upstream::ProviderSpec;
+use crate::upstream::providers::Serves;
 
 pub(super) fn check_base_url(key: &str, given: &str) -> Result<(Url, bool), ConfigError> {
     let base_url = given.trim().trim_end_matches('/').to_owned();
@@ -154,7 +156,10 @@ pub(super) fn check_cooldown(raw: file::RawCooldown) -> Result<CooldownConfig, C
 
 /// The embedded catalog with the file's models, aliases, defaults and routes applied, and the
 /// default fallbacks resolved. Every model name must be known (catalog or `[[models]]`).
-pub(super) fn check_catalog(file: &RawFile) -> Result<(Catalog, Vec<String>), ConfigError> {
+pub(super) fn check_catalog(
+    file: &RawFile,
+    providers: &[(ProviderSpec, Serves)],
+) -> Result<(Catalog, Vec<String>), ConfigError> {
     let mut catalog =
         Catalog::embedded().map_err(|e| config_error("(embedded catalog)", e.to_string()))?;
     for (i, m) in file.models.iter().enumerate() {
@@ -223,6 +228,9 @@ pub(super) fn check_catalog(file: &RawFile) -> Result<(Catalog, Vec<String>), Co
         if resolved.info.is_some() {
             return Ok(resolved.id);
         }
+        if super::providers::served_by_provider(providers, name.trim()) {
+            return Ok(name.trim().to_owned());
+        }
         let suggestions = catalog.suggest(name, &[]);
         let hint = match suggestions.as_slice() {
             [] => String::new(),
@@ -232,7 +240,8 @@ pub(super) fn check_catalog(file: &RawFile) -> Result<(Catalog, Vec<String>), Co
             key,
             format!(
                 "unknown model '{name}'{hint}; to use a model the catalog does not list, \
-                 declare it under [[models]]"
+                 declare it under [[models]], list it under a [[providers]] entry, or address \
+                 it as provider/model"
             ),
         ))
     };

@@ -112,6 +112,9 @@ pub struct RawFile {
     pub ledger: Option<super::usage::RawLedger>,
     pub budget: Option<super::usage::RawBudget>,
     pub cache: Option<super::usage::RawCache>,
+    /// Upstreams beside the AIsa gateway.
+    #[serde(default)]
+    pub providers: Vec<super::providers::RawProvider>,
 }
 
 /// One `[[models]]` entry.
@@ -130,6 +133,9 @@ pub struct RawModel {
     pub output_price: Option<Decimal>,
     /// Where the price comes from (default: "config").
     pub price_source: Option<String>,
+    /// The `[[providers]]` entry that serves it (default: whichever provider lists it, else
+    /// the gateway).
+    pub provider: Option<String>,
 }
 
 /// `[retry]`.

@@ -96,6 +96,10 @@ impl Cache {
             key.push('\u{1f}');
             key.push_str(f);
         }
+        if let Some(api) = request.api {
+            key.push('\u{1e}');
+            key.push_str(api.name());
+        }
         Some(key)
     }
 
@@ -220,6 +224,7 @@ mod tests {
         Answer {
             model: "m".into(),
             requested_model: "m".into(),
+            provider: "aisa".into(),
             content: content.into(),
             tool_calls: vec![],
             finish_reason: None,

@@ -321,7 +321,7 @@ pub async fn usage(app: &App, query: &Query) -> Result<Report, Error> {
 const CREDITS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn credits(app: &App) -> Credits {
-    let answer = tokio::time::timeout(CREDITS_TIMEOUT, app.upstream.credits())
+    let answer = tokio::time::timeout(CREDITS_TIMEOUT, app.gateway().credits())
         .await
         .unwrap_or(Err(Error::Timeout {
             after: CREDITS_TIMEOUT,

@@ -112,7 +112,7 @@ pub async fn serve(app: Arc<App>, opts: HttpOptions) -> anyhow::Result<()> {
     );
 
     tracing::info!(
-        base_url = app.upstream.base_url(),
+        base_url = app.gateway().base_url(),
         auth = policy.token.is_some(),
         "listening on http://{addr} (Streamable HTTP at /mcp, legacy SSE at /sse)"
     );
@@ -303,7 +303,7 @@ async fn readyz(State(ops): State<Ops>, Query(q): Query<ReadyQuery>) -> Response
     });
     let mut status = StatusCode::OK;
     if q.check.as_deref() == Some("upstream") {
-        let checked = tokio::time::timeout(READY_CHECK, ops.app.upstream.list_models()).await;
+        let checked = tokio::time::timeout(READY_CHECK, ops.app.gateway().list_models()).await;
         body["upstream"] = match checked {
             Ok(Ok(models)) => json!(format!("reachable ({} models listed)", models.len())),
             Ok(Err(e)) => {

@@ -11,7 +11,7 @@ use crate::server::Router;
 /// Serves MCP on stdin/stdout until the client disconnects.
 pub async fn serve(app: Arc<App>) -> anyhow::Result<()> {
     tracing::info!(
-        base_url = app.upstream.base_url(),
+        base_url = app.gateway().base_url(),
         "llm-router serving MCP on stdio"
     );
     let service = Router::new(app).serve(rmcp::transport::stdio()).await?;

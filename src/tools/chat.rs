@@ -56,6 +56,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error
         sampling: input.sampling,
         fine: input.fine,
         functions: input.functions,
+        api: None,
     };
     pipeline::call(app, request, &fallbacks, ctx).await
 }

@@ -79,7 +79,7 @@ pub async fn execute(app: &App, input: Input) -> Result<Output, Error> {
         )));
     }
     // call
-    let live = app.upstream.list_models().await;
+    let live = app.gateway().list_models().await;
     // present (merge and filter)
     let (mut rows, live_ok, note) = match live {
         Ok(list) => {
@@ -99,7 +99,7 @@ pub async fn execute(app: &App, input: Input) -> Result<Output, Error> {
             }
             let note = format!(
                 "live list from {} ({} models) merged with the catalog ({}, updated {})",
-                app.upstream.base_url(),
+                app.gateway().base_url(),
                 list.len(),
                 app.catalog.source,
                 app.catalog.updated

@@ -58,8 +58,7 @@ impl CreditsBalance {
 impl Upstream {
     /// `GET /credits/balance`; `Ok(None)` when the gateway does not offer it (404).
     pub async fn credits(&self) -> Result<Option<CreditsBalance>, Error> {
-        let builder = self.http.get(format!("{}/credits/balance", self.base_url));
-        match self.send::<CreditsBalance>(builder, "").await {
+        match self.get_json::<CreditsBalance>("/credits/balance").await {
             Ok(balance) => Ok(Some(balance)),
             Err(Error::UnknownModel { .. }) => Ok(None),
             Err(e) => Err(e),

@@ -1,30 +1,38 @@
-//! The one HTTP client to the gateway (any OpenAI-compatible base URL).
+//! The HTTP client to one upstream provider: the AIsa gateway, or any provider the config
+//! names (another gateway, a local Ollama or vLLM, Google's or Anthropic's own API).
 //!
-//! One pooled `reqwest` client for the process; every request carries the key as a Bearer
-//! token when one is configured. The key is exposed only here, at the moment the header is
-//! built, and scrubbed from any upstream text before that text reaches an error message.
+//! One pooled `reqwest` client for the process, shared by every provider; every request
+//! carries the provider's key in the header its [`Auth`] names, when it has one. The key is
+//! exposed only here, at the moment the header is built, and scrubbed from any upstream text
+//! before that text reaches an error message. What differs between wire formats — paths,
+//! bodies, stream events, model lists — is the [`style`] module's; everything else (timeouts,
+//! the body cap, error statuses) is the same here for every style.
 //!
 //! [`Upstream::chat`] reads a whole response; [`Upstream::chat_stream`] asks for a stream
-//! (`stream: true`, usage in the last chunk) and reports text as it arrives. A whole response
+//! (for OpenAI's style: `stream: true`, usage in the last chunk) and reports text as it
+//! arrives. A whole response
 //! must come within the request timeout. A stream's first token must come within it too (so a
 //! reasoning model may think as long as it would for a whole answer), and after that the
 //! stream may run as long as it keeps sending: only a gap longer than the idle timeout ends it.
 
 pub mod credits;
+pub mod providers;
 pub mod sse;
 mod status;
+pub mod style;
 pub mod types;
 
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, HeaderValue};
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::error::Error;
-use sse::{Delta, StreamParser};
+use sse::Delta;
+use style::{Auth, Style};
 pub use types::{ChatRequest, ChatResponse, LiveModel};
 
 /// The most of one upstream response body llm-router reads.
@@ -92,9 +100,16 @@ fn too_large() -> Error {
     ))
 }
 
-/// The gateway client.
+/// The client to one provider.
 #[derive(Debug)]
 pub struct Upstream {
+    /// The provider's name (`aisa` for the gateway).
+    name: String,
+    /// The style its routes speak unless a call asks for another.
+    style: Style,
+    auth: Auth,
+    /// Where the key comes from, for messages (`AISA_API_KEY`).
+    key_env: String,
     http: reqwest::Client,
     base_url: String,
     key: Option<SecretString>,
@@ -107,39 +122,89 @@ pub struct Upstream {
     stream_idle: Duration,
 }
 
-/// The body of a streamed request: the request plus `stream` and `stream_options`.
-#[derive(serde::Serialize)]
-struct Streaming<'a> {
-    #[serde(flatten)]
-    request: &'a ChatRequest,
-    stream: bool,
-    stream_options: StreamOptions,
+/// The process's one pooled HTTP client, shared by every provider.
+pub fn http_client(config: &Config) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .user_agent(concat!("llm-router/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(config.connect_timeout)
+        // No client-wide total timeout: whole responses set one per request, streams
+        // are bounded by the idle timeout instead.
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()?)
 }
 
-#[derive(serde::Serialize)]
-struct StreamOptions {
-    include_usage: bool,
+/// What one provider is: where, how it is spoken to, and its limits.
+#[derive(Debug, Clone)]
+pub struct ProviderSpec {
+    pub name: String,
+    pub base_url: String,
+    pub style: Style,
+    pub auth: Auth,
+    pub key: Option<SecretString>,
+    /// The variable the key came from, for messages.
+    pub key_env: String,
+    pub key_required: bool,
+    pub timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub stream_idle: Duration,
 }
 
-impl Upstream {
-    /// Builds the pooled client from the checked configuration.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("llm-router/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(config.connect_timeout)
-            // No client-wide total timeout: whole responses set one per request, streams
-            // are bounded by the idle timeout instead.
-            .pool_idle_timeout(Duration::from_secs(90))
-            .build()?;
-        Ok(Self {
-            http,
-            base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+/// The name of the default provider: the gateway of `AISA_BASE_URL` / `base_url`.
+pub const GATEWAY: &str = "aisa";
+
+impl ProviderSpec {
+    /// The default provider: the AIsa gateway (or what `AISA_BASE_URL` points at).
+    pub fn gateway(config: &Config) -> Self {
+        Self {
+            name: GATEWAY.to_owned(),
+            base_url: config.base_url.as_str().to_owned(),
+            style: Style::OpenAi,
+            auth: Auth::Bearer,
             key: config.api_key.clone(),
+            key_env: "AISA_API_KEY".to_owned(),
             key_required: config.is_default_gateway,
             timeout: config.timeout,
             first_byte_timeout: config.first_byte_timeout,
             stream_idle: config.stream_idle_timeout,
-        })
+        }
+    }
+}
+
+impl Upstream {
+    /// The client to the default provider (the AIsa gateway, or `AISA_BASE_URL`), from the
+    /// checked configuration, with its own pooled HTTP client.
+    pub fn new(config: &Config) -> anyhow::Result<Self> {
+        Ok(Self::with_client(
+            http_client(config)?,
+            ProviderSpec::gateway(config),
+        ))
+    }
+
+    /// The client to one provider, on a shared pooled HTTP client.
+    pub fn with_client(http: reqwest::Client, spec: ProviderSpec) -> Self {
+        Self {
+            name: spec.name,
+            style: spec.style,
+            auth: spec.auth,
+            key_env: spec.key_env,
+            http,
+            base_url: spec.base_url.trim_end_matches('/').to_owned(),
+            key: spec.key,
+            key_required: spec.key_required,
+            timeout: spec.timeout,
+            first_byte_timeout: spec.first_byte_timeout.min(spec.timeout),
+            stream_idle: spec.stream_idle,
+        }
+    }
+
+    /// The provider's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The style its routes speak by default.
+    pub fn style(&self) -> Style {
+        self.style
     }
 
     /// The base URL requests go to.
@@ -147,15 +212,29 @@ impl Upstream {
         &self.base_url
     }
 
-    /// `POST /chat/completions`.
-    pub async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, Error> {
+    /// A whole answer from `model` (the provider's id for it), in `style`.
+    pub async fn chat(
+        &self,
+        request: &ChatRequest,
+        model: &str,
+        style: Style,
+    ) -> Result<ChatResponse, Error> {
+        let api = style.api();
+        let encoded = api.encode(request, model, false)?;
         let builder = self
             .http
-            .post(format!("{}/chat/completions", self.base_url))
+            .post(format!("{}{}", self.base_url, encoded.path))
             .timeout(self.timeout)
-            .json(request);
-        let response: ChatResponse = self.send(builder, &request.model).await?;
+            .json(&encoded.body);
+        let body = self.send(builder, &request.model).await?;
+        let response = api.decode(&body).map_err(|e| self.undecodable(&e, &body))?;
         self.check_answer(response)
+    }
+
+    /// The error for a success body that is not what the style sends.
+    fn undecodable(&self, e: &serde_json::Error, body: &[u8]) -> Error {
+        let snippet = body_snippet(body);
+        Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
     }
 
     /// Fails on a 200 that carries an error object or no choices.
@@ -189,17 +268,14 @@ impl Upstream {
     pub async fn chat_stream(
         &self,
         request: &ChatRequest,
+        model: &str,
+        style: Style,
         on: &mut (dyn FnMut(Delta<'_>) + Send),
     ) -> Result<ChatResponse, Error> {
-        let body = Streaming {
-            request,
-            stream: true,
-            stream_options: StreamOptions {
-                include_usage: true,
-            },
-        };
-        let url = format!("{}/chat/completions", self.base_url);
-        let builder = self.authorize(self.http.post(url).json(&body))?;
+        let api = style.api();
+        let encoded = api.encode(request, model, true)?;
+        let url = format!("{}{}", self.base_url, encoded.path);
+        let builder = self.authorize(self.http.post(url).json(&encoded.body), style)?;
         let timed_out = || Error::Timeout {
             after: self.timeout,
         };
@@ -215,10 +291,7 @@ impl Upstream {
             if !status.is_success() {
                 return Err(self.status_error(status, &headers, &body, &request.model));
             }
-            let answer: ChatResponse = serde_json::from_slice(&body).map_err(|e| {
-                let snippet = body_snippet(&body);
-                Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
-            })?;
+            let answer = api.decode(&body).map_err(|e| self.undecodable(&e, &body))?;
             let answer = self.check_answer(answer)?;
             if let Some(message) = answer.choices.first().and_then(|c| c.message.as_ref()) {
                 let text = message.text();
@@ -229,7 +302,7 @@ impl Upstream {
             return Ok(answer);
         }
 
-        let mut parser = StreamParser::new();
+        let mut parser = api.stream_parser();
         let mut read = 0usize;
         loop {
             // Until the first token the stream may be silent as long as a whole answer may
@@ -284,7 +357,7 @@ impl Upstream {
     }
 
     /// The error for a stream that broke off, with the text that had arrived.
-    fn broken(&self, parser: &StreamParser, request: &ChatRequest, why: String) -> Error {
+    fn broken(&self, parser: &sse::StreamParser, request: &ChatRequest, why: String) -> Error {
         Error::StreamBroken {
             model: request.model.clone(),
             reason: self.scrub(why),
@@ -293,23 +366,31 @@ impl Upstream {
         }
     }
 
-    /// `GET /models`: the ids the gateway serves now.
+    /// The ids the provider serves now (`GET /models` in its style).
     pub async fn list_models(&self) -> Result<Vec<LiveModel>, Error> {
+        let api = self.style.api();
         let builder = self
             .http
-            .get(format!("{}/models", self.base_url))
+            .get(format!("{}{}", self.base_url, api.models_path()))
             .timeout(self.timeout);
-        let list: types::ModelList = self.send(builder, "").await?;
-        Ok(list.data)
+        let body = self.send(builder, "").await?;
+        api.decode_models(&body)
+            .map_err(|e| self.undecodable(&e, &body))
     }
 
-    /// Sends a request with auth and maps every failure to an [`Error`].
-    async fn send<T: DeserializeOwned>(
-        &self,
-        builder: reqwest::RequestBuilder,
-        model: &str,
-    ) -> Result<T, Error> {
-        let builder = self.authorize(builder)?;
+    /// A GET of `path` under the base URL, read as JSON (the gateway's extra routes).
+    async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        let builder = self
+            .http
+            .get(format!("{}{path}", self.base_url))
+            .timeout(self.timeout);
+        let body = self.send(builder, "").await?;
+        serde_json::from_slice(&body).map_err(|e| self.undecodable(&e, &body))
+    }
+
+    /// Sends a request with auth and maps every failure to an [`Error`]; the success body.
+    async fn send(&self, builder: reqwest::RequestBuilder, model: &str) -> Result<Vec<u8>, Error> {
+        let builder = self.authorize(builder, self.style)?;
         let response = self.send_for_headers(builder).await?;
         let status = response.status();
         let headers = response.headers().clone();
@@ -317,10 +398,7 @@ impl Upstream {
         if !status.is_success() {
             return Err(self.status_error(status, &headers, &body, model));
         }
-        serde_json::from_slice(&body).map_err(|e| {
-            let snippet = body_snippet(&body);
-            Error::BadResponse(self.scrub(format!("{e}; the body was: {snippet}")))
-        })
+        Ok(body)
     }
 
     /// Sends a request and waits for its response headers, at most the first-byte timeout.
@@ -336,24 +414,36 @@ impl Upstream {
             .map_err(|e| status::from_transport(&e, self.timeout, &self.base_url))
     }
 
-    /// Adds the key as a Bearer token (or fails when the gateway needs one and there is none).
+    /// Adds the key in the provider's auth header, and the headers `style` needs (or fails
+    /// when the provider needs a key and there is none).
     fn authorize(
         &self,
-        builder: reqwest::RequestBuilder,
+        mut builder: reqwest::RequestBuilder,
+        style: Style,
     ) -> Result<reqwest::RequestBuilder, Error> {
+        for (name, value) in style.api().headers() {
+            builder = builder.header(*name, *value);
+        }
         Ok(match &self.key {
             Some(key) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+                let (header, prefix) = self.auth.header();
+                let mut value = HeaderValue::from_str(&format!("{prefix}{}", key.expose_secret()))
                     .map_err(|_| {
-                    Error::InvalidArgument(
-                        "AISA_API_KEY contains characters that cannot go in an HTTP header"
-                            .to_owned(),
-                    )
-                })?;
+                        Error::InvalidArgument(format!(
+                            "{} contains characters that cannot go in an HTTP header",
+                            self.key_env
+                        ))
+                    })?;
                 value.set_sensitive(true);
-                builder.header(AUTHORIZATION, value)
+                builder.header(header, value)
             }
-            None if self.key_required => return Err(Error::MissingApiKey),
+            None if self.key_required && self.name == GATEWAY => return Err(Error::MissingApiKey),
+            None if self.key_required => {
+                return Err(Error::ProviderKeyMissing {
+                    provider: self.name.clone(),
+                    env: self.key_env.clone(),
+                });
+            }
             None => builder,
         })
     }
@@ -378,9 +468,21 @@ impl Upstream {
     ) -> Error {
         let mut error = status::from_status(status, headers, body, model);
         self.scrub_error(&mut error);
-        if let (Error::Unauthorized { message, .. }, None) = (&mut error, &self.key) {
-            // A custom base URL refused a keyless request: say what is missing.
-            message.push_str(" (no key was sent: AISA_API_KEY is not set)");
+        if let Error::Unauthorized {
+            message,
+            who,
+            key_env,
+            ..
+        } = &mut error
+        {
+            if self.name != GATEWAY {
+                *who = format!("provider '{}'", self.name);
+            }
+            key_env.clone_from(&self.key_env);
+            if self.key.is_none() {
+                // A custom base URL refused a keyless request: say what is missing.
+                message.push_str(&format!(" (no key was sent: {} is not set)", self.key_env));
+            }
         }
         error
     }

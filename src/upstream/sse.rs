@@ -1,21 +1,23 @@
-//! Reading a streamed chat completion: Server-Sent Events framing, then the assembly of
-//! `chat.completion.chunk` deltas into one [`ChatResponse`].
+//! Reading a streamed answer: Server-Sent Events framing, then the assembly of the events
+//! into one [`ChatResponse`], whichever API style sent them.
 //!
 //! [`StreamParser::feed`] takes the body in whatever pieces the network delivers — a chunk may
 //! end anywhere, even inside a UTF-8 character or between the `\r` and `\n` of a line end —
 //! and reports each new piece of text as it completes. Framing follows the WHATWG EventSource
 //! rules: lines end in LF, CRLF or CR; `data:` lines of one event are joined with `\n`; a blank
 //! line ends an event; `:` lines are comments (keep-alives); `event:`, `id:` and `retry:` are
-//! ignored. The data `[DONE]` ends the stream. Assembly follows OpenAI's chunk format: text
-//! deltas are concatenated, tool-call deltas are merged by `index` into whole calls,
-//! `finish_reason` and `usage` (sent in a final chunk with no choices when
-//! `stream_options.include_usage` is set) are kept. A chunk that is not JSON is skipped and
-//! noted, not fatal; a chunk carrying an `error` object ends the stream with that error.
+//! ignored (every style this reads repeats the event type inside its data).
+//!
+//! What an event *means* is the API style's business: an [`EventReader`] per style
+//! (`upstream::style::{openai, gemini, anthropic}`) turns each event's data into additions to
+//! one [`Assembly`] — text, tool-call pieces merged by index, `finish_reason`, usage, the model
+//! — which every style shares, so a Gemini or Anthropic stream ends as the same
+//! [`ChatResponse`] an OpenAI one does. An event that cannot be read is skipped and noted, not
+//! fatal; an error event ends the stream with its message.
 //!
 //! The framing is written here rather than taken from `eventsource-stream`: it is ~60 lines,
 //! and a push parser (bytes in, events out) is what the every-split tests drive directly.
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::upstream::types::{ChatResponse, Choice, ResponseMessage, Usage};
@@ -105,59 +107,6 @@ impl Framer {
     }
 }
 
-/// One `chat.completion.chunk`, read tolerantly.
-#[derive(Debug, Default, Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    choices: Vec<ChunkChoice>,
-    #[serde(default)]
-    usage: Option<Usage>,
-    #[serde(default)]
-    error: Option<Value>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ChunkChoice {
-    #[serde(default)]
-    index: Option<u64>,
-    #[serde(default)]
-    delta: Option<ChunkDelta>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ChunkDelta {
-    #[serde(default)]
-    content: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<ToolCallDelta>>,
-    #[serde(default)]
-    function_call: Option<FunctionDelta>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct ToolCallDelta {
-    #[serde(default)]
-    index: Option<usize>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default, rename = "type")]
-    kind: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionDelta>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct FunctionDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
-}
-
 /// A tool call being assembled.
 #[derive(Debug, Default)]
 struct ToolCall {
@@ -168,10 +117,23 @@ struct ToolCall {
     arguments: String,
 }
 
-/// Reads a streamed chat completion; see the module docs.
+/// One piece of a tool call as a stream delivers it. Pieces with the same `index` are merged
+/// (names and arguments concatenated); without an index, a piece joins the last call unless it
+/// brings a new id.
+#[derive(Debug, Default, Clone)]
+pub struct ToolCallPart {
+    pub index: Option<usize>,
+    pub id: Option<String>,
+    /// The call's type (`function` when absent).
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    /// A piece of the JSON arguments text.
+    pub arguments: Option<String>,
+}
+
+/// An answer being assembled from stream events: what every API style's events add to.
 #[derive(Debug, Default)]
-pub struct StreamParser {
-    framer: Framer,
+pub struct Assembly {
     model: Option<String>,
     text: String,
     tool_calls: Vec<ToolCall>,
@@ -181,149 +143,93 @@ pub struct StreamParser {
     usage: Option<Usage>,
     done: bool,
     started: bool,
-    /// A chunk carried a choice (a stream without any is no answer at all).
-    saw_choice: bool,
-    /// What was skipped, for the log: events that were not chunks.
+    /// An event carried part of an answer (a stream without any is no answer at all).
+    answered: bool,
+    /// What was skipped, for the log: events that could not be read.
     skipped: Vec<String>,
 }
 
-impl StreamParser {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Feeds the next piece of the body, calling `on` for each new piece of the answer.
-    /// An `error` object in a chunk ends the stream: its text is returned as `Err`.
-    pub fn feed(&mut self, bytes: &[u8], on: &mut dyn FnMut(Delta<'_>)) -> Result<(), String> {
-        let mut events = Vec::new();
-        self.framer.push(bytes, &mut events);
-        self.events(events, on)
-    }
-
-    /// The body ended. The answer, or — when the stream stopped before `[DONE]` and before
-    /// any `finish_reason` — why it is incomplete (the partial text is in [`Self::text`]).
-    pub fn finish(&mut self, on: &mut dyn FnMut(Delta<'_>)) -> Result<ChatResponse, String> {
-        let mut events = Vec::new();
-        self.framer.finish(&mut events);
-        self.events(events, on)?;
-        if !self.done && self.finish_reason.is_none() {
-            return Err("the stream ended before [DONE] (the connection closed mid-answer)".into());
-        }
-        if !self.saw_choice {
-            return Err("the stream carried no choices (no answer from the model)".into());
-        }
-        Ok(self.response())
-    }
-
-    /// `[DONE]` was read: nothing more will come.
-    pub fn is_done(&self) -> bool {
-        self.done
-    }
-
-    /// The model has started answering (text or a tool call).
-    pub fn started(&self) -> bool {
-        self.started
-    }
-
-    /// The text so far.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Notes on what was skipped (events that were not chunks, lines not in UTF-8).
-    pub fn skipped(&self) -> Vec<String> {
-        let mut notes = self.skipped.clone();
-        if self.framer.bad_utf8 > 0 {
-            notes.push(format!(
-                "{} line(s) were not UTF-8 (decoded lossily)",
-                self.framer.bad_utf8
-            ));
-        }
-        notes
-    }
-
-    fn events(&mut self, events: Vec<String>, on: &mut dyn FnMut(Delta<'_>)) -> Result<(), String> {
-        for data in events {
-            if self.done {
-                break;
-            }
-            self.event(&data, on)?;
-        }
-        Ok(())
-    }
-
-    fn event(&mut self, data: &str, on: &mut dyn FnMut(Delta<'_>)) -> Result<(), String> {
-        let data = data.trim();
-        if data.is_empty() {
-            return Ok(());
-        }
-        if data == "[DONE]" {
-            self.done = true;
-            return Ok(());
-        }
-        let chunk: Chunk = match serde_json::from_str(data) {
-            Ok(c) => c,
-            Err(e) => {
-                let mut snippet: String = data.chars().take(80).collect();
-                if snippet.len() < data.len() {
-                    snippet.push('…');
-                }
-                self.skipped.push(format!("not a chunk ({e}): {snippet}"));
-                return Ok(());
-            }
-        };
-        if let Some(err) = chunk.error {
-            let message = err
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .unwrap_or_else(|| err.to_string());
-            return Err(message);
-        }
+impl Assembly {
+    /// The model that serves the answer, from the first event that names one.
+    pub fn model(&mut self, model: Option<String>) {
         if self.model.is_none() {
-            self.model = chunk.model.filter(|m| !m.is_empty());
+            self.model = model.filter(|m| !m.is_empty());
         }
-        if chunk.usage.is_some() {
-            self.usage = chunk.usage;
-        }
-        // llm-router asks for one choice; a gateway that sends more is read for the first.
-        let Some(choice) = chunk
-            .choices
-            .into_iter()
-            .find(|c| c.index.unwrap_or(0) == 0)
-        else {
-            return Ok(());
-        };
-        self.saw_choice = true;
-        if let Some(reason) = choice.finish_reason {
-            self.finish_reason = Some(reason);
-        }
-        let Some(delta) = choice.delta else {
-            return Ok(());
-        };
-        if let Some(text) = delta.content.filter(|t| !t.is_empty()) {
-            self.started = true;
-            self.text.push_str(&text);
-            on(Delta::Text(&text));
-        }
-        for call in delta.tool_calls.unwrap_or_default() {
-            self.started = true;
-            self.tool_call(call);
-            on(Delta::ToolCall);
-        }
-        if let Some(f) = delta.function_call {
-            self.started = true;
-            let (name, args) = self.function_call.get_or_insert_default();
-            name.push_str(f.name.as_deref().unwrap_or_default());
-            args.push_str(f.arguments.as_deref().unwrap_or_default());
-            on(Delta::ToolCall);
-        }
-        Ok(())
     }
 
-    /// Merges one tool-call delta: by `index`, or — for gateways that leave it out — into the
-    /// last call unless the delta brings a new id.
-    fn tool_call(&mut self, d: ToolCallDelta) {
+    /// More answer text.
+    pub fn text(&mut self, text: &str, on: &mut dyn FnMut(Delta<'_>)) {
+        self.answered = true;
+        if text.is_empty() {
+            return;
+        }
+        self.started = true;
+        self.text.push_str(text);
+        on(Delta::Text(text));
+    }
+
+    /// A piece of a tool call.
+    pub fn tool_call(&mut self, part: ToolCallPart, on: &mut dyn FnMut(Delta<'_>)) {
+        self.answered = true;
+        self.started = true;
+        self.merge_tool_call(part);
+        on(Delta::ToolCall);
+    }
+
+    /// A piece of a legacy `function_call`.
+    pub fn function_call(
+        &mut self,
+        name: Option<&str>,
+        arguments: Option<&str>,
+        on: &mut dyn FnMut(Delta<'_>),
+    ) {
+        self.answered = true;
+        self.started = true;
+        let (n, a) = self.function_call.get_or_insert_default();
+        n.push_str(name.unwrap_or_default());
+        a.push_str(arguments.unwrap_or_default());
+        on(Delta::ToolCall);
+    }
+
+    /// Why generation stopped, in OpenAI's words (stop, length, tool_calls, content_filter).
+    pub fn finish_reason(&mut self, reason: String) {
+        self.answered = true;
+        self.finish_reason = Some(reason);
+    }
+
+    /// An event belongs to the answer without adding to it (e.g. a role-only delta).
+    pub fn answered(&mut self) {
+        self.answered = true;
+    }
+
+    /// Token usage; a later report replaces an earlier one.
+    pub fn usage(&mut self, usage: Usage) {
+        self.usage = Some(usage);
+    }
+
+    /// Merges usage fields into what was reported before (styles that report input tokens
+    /// first and output tokens last).
+    pub fn usage_mut(&mut self) -> &mut Usage {
+        self.usage.get_or_insert_default()
+    }
+
+    /// The stream said it is over: nothing after this is read.
+    pub fn done(&mut self) {
+        self.done = true;
+    }
+
+    /// Notes an event that could not be read (kept for the log).
+    pub fn skip(&mut self, why: impl std::fmt::Display, data: &str) {
+        let mut snippet: String = data.chars().take(80).collect();
+        if snippet.len() < data.len() {
+            snippet.push('…');
+        }
+        self.skipped.push(format!("{why}: {snippet}"));
+    }
+
+    /// Merges one tool-call piece: by `index`, or — for gateways that leave it out — into the
+    /// last call unless the piece brings a new id.
+    fn merge_tool_call(&mut self, d: ToolCallPart) {
         let position = match d.index {
             Some(i) => self.tool_calls.iter().position(|c| c.index == i),
             None => match (&d.id, self.tool_calls.last()) {
@@ -347,11 +253,9 @@ impl StreamParser {
         if let Some(kind) = d.kind.filter(|s| !s.is_empty()) {
             call.kind = kind;
         }
-        if let Some(f) = d.function {
-            call.name.push_str(f.name.as_deref().unwrap_or_default());
-            call.arguments
-                .push_str(f.arguments.as_deref().unwrap_or_default());
-        }
+        call.name.push_str(d.name.as_deref().unwrap_or_default());
+        call.arguments
+            .push_str(d.arguments.as_deref().unwrap_or_default());
     }
 
     /// The assembled answer, in the shape of a non-streamed response.
@@ -385,6 +289,117 @@ impl StreamParser {
             usage: self.usage.take(),
             error: None,
         }
+    }
+}
+
+/// What one API style's stream events mean: reads the data of one event into the
+/// [`Assembly`]. An `Err` is an error the upstream sent mid-stream (its message).
+pub trait EventReader: Send + std::fmt::Debug {
+    fn event(
+        &mut self,
+        data: &str,
+        answer: &mut Assembly,
+        on: &mut dyn FnMut(Delta<'_>),
+    ) -> Result<(), String>;
+
+    /// What the stream sends when it is complete, for the error when it stops short.
+    fn end_marker(&self) -> &'static str;
+}
+
+/// Reads a streamed answer; see the module docs.
+#[derive(Debug)]
+pub struct StreamParser {
+    framer: Framer,
+    answer: Assembly,
+    reader: Box<dyn EventReader>,
+}
+
+impl Default for StreamParser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StreamParser {
+    /// A parser for OpenAI's `chat.completion.chunk` stream.
+    pub fn new() -> Self {
+        Self::with_reader(Box::new(crate::upstream::style::openai::ChunkReader))
+    }
+
+    /// A parser for the stream `reader` understands.
+    pub fn with_reader(reader: Box<dyn EventReader>) -> Self {
+        Self {
+            framer: Framer::default(),
+            answer: Assembly::default(),
+            reader,
+        }
+    }
+
+    /// Feeds the next piece of the body, calling `on` for each new piece of the answer.
+    /// An error event ends the stream: its text is returned as `Err`.
+    pub fn feed(&mut self, bytes: &[u8], on: &mut dyn FnMut(Delta<'_>)) -> Result<(), String> {
+        let mut events = Vec::new();
+        self.framer.push(bytes, &mut events);
+        self.events(events, on)
+    }
+
+    /// The body ended. The answer, or — when the stream stopped before its end marker and
+    /// before any `finish_reason` — why it is incomplete (the partial text is in
+    /// [`Self::text`]).
+    pub fn finish(&mut self, on: &mut dyn FnMut(Delta<'_>)) -> Result<ChatResponse, String> {
+        let mut events = Vec::new();
+        self.framer.finish(&mut events);
+        self.events(events, on)?;
+        if !self.answer.done && self.answer.finish_reason.is_none() {
+            return Err(format!(
+                "the stream ended before {} (the connection closed mid-answer)",
+                self.reader.end_marker()
+            ));
+        }
+        if !self.answer.answered {
+            return Err("the stream carried no choices (no answer from the model)".into());
+        }
+        Ok(self.answer.response())
+    }
+
+    /// The stream said it is over: nothing more will come.
+    pub fn is_done(&self) -> bool {
+        self.answer.done
+    }
+
+    /// The model has started answering (text or a tool call).
+    pub fn started(&self) -> bool {
+        self.answer.started
+    }
+
+    /// The text so far.
+    pub fn text(&self) -> &str {
+        &self.answer.text
+    }
+
+    /// Notes on what was skipped (events that could not be read, lines not in UTF-8).
+    pub fn skipped(&self) -> Vec<String> {
+        let mut notes = self.answer.skipped.clone();
+        if self.framer.bad_utf8 > 0 {
+            notes.push(format!(
+                "{} line(s) were not UTF-8 (decoded lossily)",
+                self.framer.bad_utf8
+            ));
+        }
+        notes
+    }
+
+    fn events(&mut self, events: Vec<String>, on: &mut dyn FnMut(Delta<'_>)) -> Result<(), String> {
+        for data in events {
+            if self.answer.done {
+                break;
+            }
+            let data = data.trim();
+            if !data.is_empty() {
+                self.reader.event(data, &mut self.answer, on)?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -29,6 +29,8 @@ pub fn from_status(status: StatusCode, headers: &HeaderMap, body: &[u8], model: 
         401 | 403 => Error::Unauthorized {
             status: code,
             message,
+            who: "the gateway".to_owned(),
+            key_env: "AISA_API_KEY".to_owned(),
         },
         402 => Error::OutOfCredits { message },
         404 => Error::UnknownModel {

@@ -133,6 +133,9 @@ pub struct ChatRequest {
     pub fine: FineSampling,
     #[serde(flatten)]
     pub functions: FunctionCalling,
+    /// The API style to use instead of the provider's own (the gateway serves several).
+    #[serde(skip)]
+    pub api: Option<crate::upstream::style::Style>,
 }
 
 impl ChatRequest {
@@ -144,6 +147,7 @@ impl ChatRequest {
             sampling,
             fine: FineSampling::default(),
             functions: FunctionCalling::default(),
+            api: None,
         }
     }
 }

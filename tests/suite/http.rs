@@ -148,6 +148,18 @@ impl HttpServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (up to [`DEADLINE`]) until the server has logged `needle`; whether it did.
+    pub(crate) async fn logged(&self, needle: &str) -> bool {
+        let deadline = tokio::time::Instant::now() + DEADLINE;
+        while !self.stderr().contains(needle) {
+            if tokio::time::Instant::now() > deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        true
+    }
+
     /// Sends SIGTERM, asserts a successful exit and returns everything logged.
     pub(crate) async fn terminate_cleanly(self) -> String {
         let (status, log) = self.terminate().await;

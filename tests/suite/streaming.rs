@@ -758,9 +758,12 @@ async fn cancelling_over_streamable_http_closes_the_upstream_connection_within_1
         .await
         .expect("send notifications/cancelled");
     assert_upstream_closed_within_100_ms(&fake, cancelled_at).await;
+    // The log line comes after the upstream connection is dropped; wait for it rather than
+    // racing the shutdown.
+    let logged = server.logged("call cancelled by the client").await;
     let _ = client.cancel().await;
     let log = server.terminate_cleanly().await;
-    assert!(log.contains("call cancelled by the client"), "{log}");
+    assert!(logged, "{log}");
 }
 
 #[tokio::test]

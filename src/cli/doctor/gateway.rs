@@ -53,7 +53,7 @@ pub(super) fn causes(e: &dyn std::error::Error) -> String {
 
 /// The balance line, from the library's own `GET /credits/balance` call.
 pub(super) async fn balance(app: &crate::App) -> Check {
-    match app.upstream.credits().await {
+    match app.gateway().credits().await {
         Ok(Some(b)) => describe(&b),
         Ok(None) => Check::new(
             "balance",
