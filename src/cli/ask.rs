@@ -154,10 +154,14 @@ pub(crate) struct ChatArgs {
     #[arg(long = "fallback", value_name = "MODEL", value_delimiter = ',')]
     fallbacks: Vec<String>,
 
-    /// Print the answer as it is generated. Not incremental yet: until streaming lands in
-    /// the library, the whole answer is printed once it is complete.
+    /// Print the answer as it is generated.
     #[arg(long)]
     stream: bool,
+
+    /// The wire format to reach the model with: openai (default), or gemini / anthropic for
+    /// the gateway's native routes.
+    #[arg(long, value_name = "STYLE")]
+    api: Option<String>,
 
     #[command(flatten)]
     pub(crate) out: OutputArgs,
@@ -245,6 +249,9 @@ pub(crate) async fn chat(a: ChatArgs, flag: Option<&Path>) -> anyhow::Result<()>
     }
     if !a.fallbacks.is_empty() {
         args.insert("fallback_models".into(), strings(&a.fallbacks));
+    }
+    if let Some(api) = &a.api {
+        args.insert("api".into(), Value::String(api.clone()));
     }
     a.prompt.add_to(&mut args).await?;
     a.sampling.add_to(&mut args);

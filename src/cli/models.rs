@@ -147,6 +147,7 @@ fn render(rows: &[ModelRow]) -> String {
             };
             vec![
                 r.id.clone(),
+                r.provider.clone(),
                 r.family.clone(),
                 price(r.input_price),
                 price(r.output_price),
@@ -160,6 +161,7 @@ fn render(rows: &[ModelRow]) -> String {
     table(
         &[
             "id",
+            "provider",
             "family",
             "in $/1M",
             "out $/1M",
@@ -168,7 +170,7 @@ fn render(rows: &[ModelRow]) -> String {
             "live",
         ],
         rows,
-        &[2, 3, 4],
+        &[3, 4, 5],
     )
 }
 
@@ -179,6 +181,7 @@ mod tests {
     fn row(id: &str, input: Option<f64>, context: Option<u64>) -> ModelRow {
         ModelRow {
             id: id.into(),
+            provider: "aisa".into(),
             family: "f".into(),
             context_window: context,
             vision: false,

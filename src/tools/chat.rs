@@ -5,10 +5,11 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::App;
-use crate::error::Error;
+use crate::error::{Error, invalid};
 use crate::pipeline::{self, Answer, Ctx};
 use crate::tools::input::{Conversation, fallback_ids, model_id, reject_unknown};
 use crate::upstream::ChatRequest;
+use crate::upstream::style::Style;
 use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
 
 pub const NAME: &str = "chat";
@@ -24,6 +25,9 @@ pub struct Input {
     /// Models to try in order if model fails.
     #[serde(default)]
     pub fallback_models: Vec<String>,
+    /// Wire format: openai (default), or gemini/anthropic for the native route.
+    #[serde(default)]
+    pub api: Option<String>,
     #[serde(flatten)]
     pub conversation: Conversation,
     #[serde(flatten)]
@@ -45,6 +49,11 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error
     reject_unknown::<Input>(NAME, &input.unknown)?;
     input.sampling.check()?;
     input.fine.check()?;
+    let api = input
+        .api
+        .as_deref()
+        .map(|a| Style::parse(a).map_err(|m| invalid(format!("api: {m}"))))
+        .transpose()?;
     let messages = input.conversation.into_messages()?;
     // decide
     let model = model_id(app, input.model.as_deref(), &app.catalog.default_model)?;
@@ -56,7 +65,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error
         sampling: input.sampling,
         fine: input.fine,
         functions: input.functions,
-        api: None,
+        api,
     };
     pipeline::call(app, request, &fallbacks, ctx).await
 }

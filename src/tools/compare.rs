@@ -48,6 +48,9 @@ pub struct ModelResult {
     /// The model that actually served the request, when it answered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub served_model: Option<String>,
+    /// The provider that answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,6 +137,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error
                 model,
                 ok: false,
                 served_model: None,
+                provider: None,
                 content: None,
                 error: Some(e.to_string()),
                 latency_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
@@ -182,6 +186,7 @@ fn success(model: String, a: Answer) -> ModelResult {
         model,
         ok: true,
         served_model: Some(a.model),
+        provider: Some(a.provider),
         content: Some(a.content),
         error: None,
         latency_ms: a.latency_ms,
@@ -261,6 +266,7 @@ mod tests {
             model: model.into(),
             ok,
             served_model: None,
+            provider: None,
             content: None,
             error: None,
             latency_ms,

@@ -1,8 +1,10 @@
-//! `list_models`: the models the gateway serves now, merged with what the catalog knows about
-//! them (family, context window, capabilities, prices). Works offline from the catalog alone,
-//! and says so.
+//! `list_models`: the models every provider serves now, merged with what the catalog knows
+//! about them (family, context window, capabilities, prices), each with the provider a call
+//! for it goes to. Providers' lists are fetched concurrently; one that cannot be reached
+//! leaves its models listed from the catalog, with availability unknown, and the note says
+//! which. Works offline from the catalog alone, and says so.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use rust_decimal::prelude::ToPrimitive;
 use schemars::JsonSchema;
@@ -40,7 +42,10 @@ pub struct Input {
 /// One model.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct ModelRow {
+    /// The name to call it by (`provider/model` when another provider would take the bare id).
     pub id: String,
+    /// The provider a call for it goes to.
+    pub provider: String,
     pub family: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
@@ -53,7 +58,7 @@ pub struct ModelRow {
     /// USD per 1M output tokens.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_price: Option<f64>,
-    /// Seen in the gateway's live list; absent when the list could not be fetched.
+    /// Seen in its provider's live list; absent when the list could not be fetched.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub available: Option<bool>,
     /// Described by the catalog (capabilities and price are known).
@@ -64,7 +69,7 @@ pub struct ModelRow {
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Output {
     pub models: Vec<ModelRow>,
-    /// Whether the gateway's live list was fetched.
+    /// Whether every provider's live list was fetched.
     pub live: bool,
     /// Where the data came from.
     pub note: String,
@@ -78,49 +83,75 @@ pub async fn execute(app: &App, input: Input) -> Result<Output, Error> {
             "max_input_price must be a non-negative number of USD per 1M tokens, got {p}"
         )));
     }
-    // call
-    let live = app.gateway().list_models().await;
-    // present (merge and filter)
-    let (mut rows, live_ok, note) = match live {
-        Ok(list) => {
-            let ids: Vec<String> = list.iter().map(|m| m.id.clone()).collect();
-            app.set_live_ids(ids.clone());
-            let live_set: HashSet<&str> = ids.iter().map(String::as_str).collect();
-            let mut rows: Vec<ModelRow> = app
-                .catalog
-                .models()
-                .iter()
-                .map(|m| catalog_row(m, Some(live_set.contains(m.id.as_str()))))
-                .collect();
-            for m in &list {
-                if app.catalog.get(&m.id).is_none() {
-                    rows.push(live_only_row(&m.id, m.owned_by.as_deref()));
+    // call: every provider's list at once
+    let lists = futures::future::join_all(
+        app.providers
+            .all()
+            .map(|p| async move { (p, p.upstream.list_models().await) }),
+    )
+    .await;
+    let mut live: HashMap<&str, HashSet<String>> = HashMap::new();
+    let mut notes = Vec::new();
+    let mut extra_rows = Vec::new();
+    for (p, result) in &lists {
+        let name = p.upstream.name();
+        match result {
+            Ok(list) => {
+                let ids: Vec<String> = list.iter().map(|m| m.id.clone()).collect();
+                if p.is_gateway() {
+                    app.set_live_ids(ids.clone());
                 }
+                p.remember(Some(ids.clone()));
+                notes.push(format!(
+                    "{name}: live list from {} ({} models)",
+                    p.upstream.base_url(),
+                    list.len()
+                ));
+                live.insert(name, ids.into_iter().collect());
             }
-            let note = format!(
-                "live list from {} ({} models) merged with the catalog ({}, updated {})",
-                app.gateway().base_url(),
-                list.len(),
-                app.catalog.source,
-                app.catalog.updated
-            );
-            (rows, true, note)
+            Err(e) => notes.push(format!(
+                "{name}: offline, the live list could not be fetched ({e}); its models are \
+                 listed from the catalog, availability unknown"
+            )),
         }
-        Err(e) => {
-            let rows = app
-                .catalog
-                .models()
-                .iter()
-                .map(|m| catalog_row(m, None))
-                .collect();
-            let note = format!(
-                "offline: the live list could not be fetched ({e}); showing the catalog only \
-                 (updated {}), availability unknown",
-                app.catalog.updated
-            );
-            (rows, false, note)
+    }
+    // present (merge and filter)
+    for (p, result) in &lists {
+        let Ok(list) = result else { continue };
+        let name = p.upstream.name();
+        for m in list {
+            // The name that reaches this provider: the bare id when it routes here.
+            let routes_here = app.providers.resolve_now(&m.id).0.upstream.name() == name;
+            let id = if routes_here {
+                m.id.clone()
+            } else {
+                format!("{name}/{}", m.id)
+            };
+            let known = app.catalog.get(&m.id).is_some() && routes_here;
+            if !known {
+                extra_rows.push(live_only_row(&id, name, m.owned_by.as_deref()));
+            }
         }
-    };
+    }
+    let mut rows: Vec<ModelRow> = app
+        .catalog
+        .models()
+        .iter()
+        .map(|m| {
+            let (provider, upstream_id) = app.providers.resolve_now(&m.id);
+            let name = provider.upstream.name();
+            let available = live.get(name).map(|ids| ids.contains(upstream_id));
+            catalog_row(m, name, available)
+        })
+        .collect();
+    rows.extend(extra_rows);
+    let live_ok = lists.iter().all(|(_, r)| r.is_ok());
+    let note = format!(
+        "{}; merged with the catalog ({}, updated {})",
+        notes.join("; "),
+        app.catalog.source,
+        app.catalog.updated
+    );
     rows.retain(|r| keep(r, &input));
     Ok(Output {
         models: rows,
@@ -146,9 +177,10 @@ fn keep(r: &ModelRow, input: &Input) -> bool {
     family && capability && price
 }
 
-fn catalog_row(m: &ModelInfo, available: Option<bool>) -> ModelRow {
+fn catalog_row(m: &ModelInfo, provider: &str, available: Option<bool>) -> ModelRow {
     ModelRow {
         id: m.id.clone(),
+        provider: provider.to_owned(),
         family: m.family.clone(),
         context_window: m.context_window,
         vision: m.vision,
@@ -161,9 +193,10 @@ fn catalog_row(m: &ModelInfo, available: Option<bool>) -> ModelRow {
     }
 }
 
-fn live_only_row(id: &str, owned_by: Option<&str>) -> ModelRow {
+fn live_only_row(id: &str, provider: &str, owned_by: Option<&str>) -> ModelRow {
     ModelRow {
         id: id.to_owned(),
+        provider: provider.to_owned(),
         family: owned_by.unwrap_or("unknown").to_owned(),
         context_window: None,
         vision: false,
@@ -179,7 +212,7 @@ fn live_only_row(id: &str, owned_by: Option<&str>) -> ModelRow {
 /// A compact table: one model per line.
 pub fn text(out: &Output) -> String {
     let mut s = format!("{} models. {}\n", out.models.len(), out.note);
-    s.push_str("id | family | in/out $ per 1M | context | caps\n");
+    s.push_str("id | provider | family | in/out $ per 1M | context | caps\n");
     for r in &out.models {
         let price = match (r.input_price, r.output_price) {
             (Some(i), Some(o)) => format!("{i}/{o}"),
@@ -199,9 +232,10 @@ pub fn text(out: &Output) -> String {
             _ => "",
         };
         s.push_str(&format!(
-            "{}{} | {} | {} | {} | {}\n",
+            "{}{} | {} | {} | {} | {} | {}\n",
             r.id,
             mark,
+            r.provider,
             r.family,
             price,
             r.context_window

@@ -147,9 +147,9 @@ impl Providers {
         if let Some(hit) = self.addressed(name) {
             return hit;
         }
-        let found = self.list[1..]
-            .iter()
-            .find(|p| p.serves.listed(name) || p.discovered(name) == Some(true));
+        let found = self.list[1..].iter().find(|p| {
+            p.serves.listed(name) || (p.serves.discover && p.discovered(name) == Some(true))
+        });
         (found.unwrap_or(&self.list[0]), name)
     }
 

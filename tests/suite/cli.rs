@@ -421,6 +421,7 @@ async fn models_prints_a_table_filtered_and_sorted() {
     let header = r.stdout.lines().next().unwrap_or_default();
     for column in [
         "id",
+        "provider",
         "family",
         "in $/1M",
         "out $/1M",
@@ -432,20 +433,21 @@ async fn models_prints_a_table_filtered_and_sorted() {
     }
     let rows = r.rows();
     assert!(rows.len() >= 5, "{}", r.all());
-    let prices: Vec<f64> = rows.iter().map(|row| row[2].parse().unwrap()).collect();
+    let prices: Vec<f64> = rows.iter().map(|row| row[3].parse().unwrap()).collect();
     assert!(
         prices.windows(2).all(|w| w[0] <= w[1]),
         "{prices:?}\n{}",
         r.all()
     );
     for row in &rows {
-        assert!(row[5].contains("vision"), "{row:?}");
+        assert_eq!(row[1], "aisa", "{row:?}");
+        assert!(row[6].contains("vision"), "{row:?}");
         let live = LIVE_MODEL_IDS.contains(&row[0].as_str());
-        assert_eq!(row[6], if live { "yes" } else { "no" }, "{row:?}");
+        assert_eq!(row[7], if live { "yes" } else { "no" }, "{row:?}");
     }
     // The cheapest vision model is first, priced as AIsa bills it.
     assert_eq!(rows[0][0], "gemini-2.5-flash-lite", "{}", r.all());
-    assert_eq!((rows[0][2].as_str(), rows[0][3].as_str()), ("0.07", "0.28"));
+    assert_eq!((rows[0][3].as_str(), rows[0][4].as_str()), ("0.07", "0.28"));
     assert_mentions(&r.stderr, &["models", "live list from"]);
 
     let r = Run::new(&["models", "--family", "anthropic", "--json"])
