@@ -287,8 +287,55 @@ async fn checks(flag: Option<&Path>) -> Vec<Check> {
             "not asked: the gateway was not reached",
         )
     });
+    for p in app.providers.all().filter(|p| !p.is_gateway()) {
+        out.push(provider(&p.upstream).await);
+    }
     out.push(ledger(Some(&config)));
     out
+}
+
+/// One configured provider: reachable, key accepted, how many models it lists.
+async fn provider(upstream: &crate::upstream::Upstream) -> Check {
+    let name = upstream.name();
+    let url = upstream.base_url();
+    let style = upstream.style().name();
+    let started = Instant::now();
+    let listed = upstream.list_models().await;
+    let ms = started.elapsed().as_millis();
+    match listed {
+        Ok(list) => Check::new(
+            "provider",
+            Status::Ok,
+            format!(
+                "{name} ({style}) at {url}: {} models listed in {ms} ms",
+                list.len()
+            ),
+        ),
+        Err(e @ Error::ProviderKeyMissing { .. }) => Check::new(
+            "provider",
+            Status::Fail,
+            format!("{name} ({style}) at {url}: {e}"),
+        )
+        .fix(
+            "export the variable its api_key_env names, or remove api_key_env for a keyless server",
+        )
+        .local(),
+        Err(e @ Error::Unauthorized { .. }) => Check::new(
+            "provider",
+            Status::Fail,
+            format!("{name} ({style}) at {url}: {e}"),
+        )
+        .local(),
+        Err(e) => Check::new(
+            "provider",
+            Status::Fail,
+            format!("{name} ({style}) at {url}: {e}"),
+        )
+        .fix(format!(
+            "check that {name} is running and that its base_url (with /v1 or the style's version \
+             path) is right"
+        )),
+    }
 }
 
 /// The config check, and the config to use for the rest (the environment alone when the

@@ -378,3 +378,57 @@ async fn an_unknown_api_style_on_chat_lists_the_styles() {
     assert_eq!(v, json!(0));
     s.server.shutdown().await;
 }
+
+/// `llm-router doctor --json` with the two-provider config; the checks as JSON.
+async fn doctor(local: &FakeUpstream, gateway: &FakeUpstream, local_key: Option<&str>) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config(local, "")).unwrap();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"));
+    cmd.args(["doctor", "--json", "--config"])
+        .arg(&path)
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AISA_BASE_URL", gateway.base_url())
+        .env("AISA_API_KEY", crate::util::KEY);
+    if let Some(k) = local_key {
+        cmd.env("LOCAL_TEST_KEY", k);
+    }
+    let out = tokio::time::timeout(crate::http::DEADLINE, cmd.output())
+        .await
+        .expect("doctor finished")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains(LOCAL_KEY), "{stdout}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn provider_check(report: &Value) -> Value {
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "provider")
+        .cloned()
+        .unwrap_or_else(|| panic!("no provider line: {report}"))
+}
+
+#[tokio::test]
+async fn doctor_checks_every_provider() {
+    let gateway = FakeUpstream::start().await;
+    let local = FakeUpstream::start_expecting_key(LOCAL_KEY).await;
+    let ok = doctor(&local, &gateway, Some(LOCAL_KEY)).await;
+    let line = provider_check(&ok);
+    assert_eq!(line["status"], "ok", "{ok}");
+    assert_mentions(
+        line["detail"].as_str().unwrap(),
+        &["local (openai)", &local.base_url(), "models listed"],
+    );
+    let missing = doctor(&local, &gateway, None).await;
+    let line = provider_check(&missing);
+    assert_eq!(missing["ok"], json!(false));
+    assert_mentions(
+        &line.to_string(),
+        &["local", "LOCAL_TEST_KEY is not set", "api_key_env"],
+    );
+}
