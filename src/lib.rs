@@ -88,6 +88,24 @@ impl App {
         self.providers.gateway()
     }
 
+    /// The catalog entry for a model name, which may be a provider address
+    /// (`local/gpt-4.1` is priced and described as `gpt-4.1`).
+    pub fn model_info(&self, name: &str) -> Option<&catalog::ModelInfo> {
+        self.catalog.get(name).or_else(|| {
+            let (_, bare) = self.providers.split_address(name)?;
+            self.catalog.get(bare)
+        })
+    }
+
+    /// A model name with its alias resolved to the catalog id, keeping a provider prefix
+    /// (`local/claude-sonnet` → `local/claude-sonnet-4-5-20250929`).
+    pub fn resolve_model(&self, name: &str) -> String {
+        match self.providers.split_address(name.trim()) {
+            Some((provider, bare)) => format!("{provider}/{}", self.catalog.resolve(bare).id),
+            None => self.catalog.resolve(name).id,
+        }
+    }
+
     /// The model ids the gateway listed last time it was asked (empty if never).
     pub fn live_ids(&self) -> Vec<String> {
         self.live_ids.read().map(|v| v.clone()).unwrap_or_default()

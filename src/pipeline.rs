@@ -233,8 +233,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
     let ms = |t: Instant| u64::try_from(t.duration_since(started).as_millis()).unwrap_or(u64::MAX);
     let latency_ms = ms(Instant::now());
     let info = app
-        .catalog
-        .get(&request.model)
+        .model_info(&request.model)
         .or_else(|| app.catalog.get(route.model));
     let metric_model = info.map(|m| m.id.as_str());
     if let Err(e) = &result {

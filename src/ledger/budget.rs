@@ -252,7 +252,7 @@ pub async fn admit(
     let prompt = prompt_tokens(&request.messages, &tools);
     let output = output_tokens(&request.sampling);
     let catalog = &app.catalog;
-    let estimate_of = |id: &str| worst_case(catalog.get(id), prompt, output);
+    let estimate_of = |id: &str| worst_case(app.model_info(id), prompt, output);
     // The dearest model of the chain is the worst case.
     let (model, estimate) = std::iter::once(&request.model)
         .chain(fallbacks.iter())
@@ -327,7 +327,7 @@ pub async fn admit_all(
     let output = output_tokens(sampling);
     let estimate: Decimal = models
         .iter()
-        .filter_map(|m| worst_case(app.catalog.get(m), prompt, output))
+        .filter_map(|m| worst_case(app.model_info(m), prompt, output))
         .sum();
     if let Some(limit) = first_exceeded(&limits, estimate) {
         let detail = format!(

@@ -82,7 +82,7 @@ pub async fn run(
     let mut needs_context_above: Option<u64> = None;
 
     for model in chain {
-        let window = app.catalog.get(model).and_then(|m| m.context_window);
+        let window = app.model_info(model).and_then(|m| m.context_window);
         let skip = |outcome: &str, why: String| Attempt {
             model: model.clone(),
             outcome: outcome.to_owned(),

@@ -103,7 +103,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Output, Error
         if m.trim().is_empty() {
             return Err(invalid(format!("models[{i}] is empty")));
         }
-        let id = app.catalog.resolve(m).id;
+        let id = app.resolve_model(m);
         if ids.contains(&id) {
             return Err(invalid(format!(
                 "models[{i}]: '{m}' is listed twice (as {id}); each model once"

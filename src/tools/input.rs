@@ -157,7 +157,7 @@ pub fn model_id(app: &App, model: Option<&str>, default: &str) -> Result<String,
         Some(m) if m.trim().is_empty() => Err(invalid(
             "model is empty: give a model id such as gpt-4.1, or leave it out for the default",
         )),
-        Some(m) => Ok(app.catalog.resolve(m).id),
+        Some(m) => Ok(app.resolve_model(m)),
         None => Ok(default.to_owned()),
     }
 }
@@ -175,7 +175,7 @@ pub fn fallback_ids(app: &App, models: &[String]) -> Result<Vec<String>, Error> 
             if m.trim().is_empty() {
                 Err(invalid(format!("fallback_models[{i}] is empty")))
             } else {
-                Ok(app.catalog.resolve(m).id)
+                Ok(app.resolve_model(m))
             }
         })
         .collect()

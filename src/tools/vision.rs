@@ -120,7 +120,7 @@ pub async fn execute(app: &App, input: Input, ctx: &Ctx) -> Result<Answer, Error
 /// Fails when the catalog knows `id` and says it takes no images (unknown models are let
 /// through: the gateway knows more models than the catalog).
 fn check_accepts_images(app: &App, id: &str) -> Result<(), Error> {
-    match app.catalog.get(id) {
+    match app.model_info(id) {
         Some(info) if !info.vision => {
             let capable: Vec<&str> = app
                 .catalog

@@ -168,6 +168,13 @@ impl Providers {
         (&self.list[0], name)
     }
 
+    /// A `provider/model` address split into the provider's name and the model, when the
+    /// prefix is a provider.
+    pub fn split_address<'a>(&self, name: &'a str) -> Option<(&'a str, &'a str)> {
+        let (prefix, rest) = name.split_once('/')?;
+        (self.get(prefix).is_some() && !rest.is_empty()).then_some((prefix, rest))
+    }
+
     /// Rule 1: `provider/model`.
     fn addressed<'a>(&'a self, name: &'a str) -> Option<(&'a Provider, &'a str)> {
         let (prefix, rest) = name.split_once('/')?;

@@ -109,9 +109,28 @@ async fn chat_goes_to_the_provider_that_serves_the_model_and_says_which() {
             .await,
     );
     assert_eq!(addressed["provider"], "local");
+    assert_eq!(addressed["cost_source"], "catalog", "priced as gpt-4.1");
+    // Aliases resolve behind a provider prefix too.
+    let aliased = expect_ok(
+        &s.server
+            .call(
+                "chat",
+                json!({"model": "local/claude-sonnet", "prompt": "hi"}),
+            )
+            .await,
+    );
+    assert_eq!(
+        aliased["requested_model"],
+        "local/claude-sonnet-4-5-20250929"
+    );
     assert_eq!(
         models_sent(&s.local),
-        ["llama3.2:3b", "qwen2.5-coder:7b", "gpt-4.1"]
+        [
+            "llama3.2:3b",
+            "qwen2.5-coder:7b",
+            "gpt-4.1",
+            "claude-sonnet-4-5-20250929"
+        ]
     );
     assert_eq!(models_sent(&s.gateway), ["gpt-4.1"]);
     for r in s.local.chat_requests() {
