@@ -159,6 +159,16 @@ fn check(flag: Option<&Path>, json: bool) -> anyhow::Result<()> {
                 "total": c.timeout.as_secs_f64(),
             },
             "api_key_set": c.api_key.is_some(),
+            "providers": c.providers.iter().map(|(p, serves)| json!({
+                "name": p.name,
+                "base_url": p.base_url,
+                "style": p.style.name(),
+                "key_env": p.key_required.then_some(&p.key_env),
+                "key_set": p.key.is_some(),
+                "models": serves.ids,
+                "globs": serves.globs,
+                "discover": serves.discover,
+            })).collect::<Vec<_>>(),
         }));
     }
     let Some((loc, _)) = raw.file.clone() else {
@@ -206,6 +216,29 @@ fn check(flag: Option<&Path>, json: bool) -> anyhow::Result<()> {
         c.connect_timeout, c.first_byte_timeout, c.timeout
     ));
     s.push_str(&format!("  api key         {key}\n"));
+    for (p, serves) in &c.providers {
+        let key = match (p.key_required, p.key.is_some()) {
+            (false, _) => "no key".to_owned(),
+            (true, true) => format!("key set ({})", p.key_env),
+            (true, false) => format!("key NOT set ({})", p.key_env),
+        };
+        let mut serves_what: Vec<String> =
+            serves.ids.iter().chain(&serves.globs).cloned().collect();
+        if serves.discover {
+            serves_what.push("whatever its /models lists".to_owned());
+        }
+        let serves_what = if serves_what.is_empty() {
+            "only provider/model addresses".to_owned()
+        } else {
+            serves_what.join(", ")
+        };
+        s.push_str(&format!(
+            "  provider        {} ({}) {} · {key} · serves {serves_what}\n",
+            p.name,
+            p.style.name(),
+            p.base_url
+        ));
+    }
     stdout(&s)?;
     Ok(())
 }

@@ -451,3 +451,16 @@ async fn doctor_checks_every_provider() {
         &["local", "LOCAL_TEST_KEY is not set", "api_key_env"],
     );
 }
+
+#[test]
+fn the_readme_provider_example_passes_config_check() {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("# AIsa (from AISA_API_KEY) + a local Ollama")
+        .expect("the README has the provider example");
+    let block = &readme[start..];
+    let block = &block[..block.find("```").expect("the example's code block ends")];
+    let (ok, out) = config_check(block);
+    assert!(ok, "{out}\n--- example ---\n{block}");
+    assert_mentions(&out, &["local"]);
+}
