@@ -460,20 +460,20 @@ const RECORDED: &str = concat!(
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 12,\"candidatesTokenCount\": 20,\"totalTokenCount\": 60,\"thoughtsTokenCount\": 28},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r-1\"}\r\n\r\n",
 );
 
+/// An assembled answer: model, text, tool calls, finish reason, (prompt, completion, total).
+type Answer = (
+    Option<String>,
+    String,
+    Vec<Value>,
+    Option<String>,
+    (u64, u64, u64),
+);
+
 /// What a parse produced, comparably: the streamed text, then the answer or (why, partial).
 #[derive(Debug, PartialEq)]
 struct Parsed {
     deltas: String,
-    result: Result<
-        (
-            Option<String>,
-            String,
-            Vec<Value>,
-            Option<String>,
-            (u64, u64, u64),
-        ),
-        (String, String),
-    >,
+    result: Result<Answer, (String, String)>,
 }
 
 fn parse(parts: &[&[u8]]) -> Parsed {
@@ -487,7 +487,6 @@ fn parse(parts: &[&[u8]]) -> Parsed {
     for part in parts {
         if let Err(e) = p.feed(part, &mut on) {
             let text = p.text().to_owned();
-            drop(on);
             return Parsed {
                 deltas,
                 result: Err((e, text)),
@@ -509,7 +508,6 @@ fn parse(parts: &[&[u8]]) -> Parsed {
         }
         Err(why) => Err((why, p.text().to_owned())),
     };
-    drop(on);
     Parsed { deltas, result }
 }
 
