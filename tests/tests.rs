@@ -62,3 +62,6 @@ mod cli;
 
 #[path = "suite/skill.rs"]
 mod skill;
+
+#[path = "suite/gemini_provider.rs"]
+mod gemini_provider;
