@@ -87,11 +87,11 @@ fn google_error(status: StatusCode, canonical: &str, message: &str) -> Response 
     (status, axum::Json(body)).into_response()
 }
 
-/// Refuses a request without the right `x-goog-api-key`, as Google does (400).
-fn check_key(headers: &HeaderMap) -> Result<(), Response> {
+/// The refusal of a request without the right `x-goog-api-key`, as Google answers it (400).
+fn refusal(headers: &HeaderMap) -> Option<Response> {
     match headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) {
-        Some(k) if k == GKEY => Ok(()),
-        _ => Err(google_error(
+        Some(k) if k == GKEY => None,
+        _ => Some(google_error(
             StatusCode::BAD_REQUEST,
             "INVALID_ARGUMENT",
             "API key not valid. Please pass a valid API key.",
@@ -100,7 +100,7 @@ fn check_key(headers: &HeaderMap) -> Result<(), Response> {
 }
 
 async fn models(headers: HeaderMap) -> Response {
-    if let Err(r) = check_key(&headers) {
+    if let Some(r) = refusal(&headers) {
         return r;
     }
     axum::Json(json!({"models": [
@@ -130,7 +130,7 @@ async fn generate(
         authorization: text("authorization"),
         body: body.clone(),
     });
-    if let Err(r) = check_key(&headers) {
+    if let Some(r) = refusal(&headers) {
         return r;
     }
     let Some((model, method)) = call.split_once(':') else {

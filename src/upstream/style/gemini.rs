@@ -2,7 +2,7 @@
 //! `:streamGenerateContent?alt=sse`), `x-goog-api-key` auth on Google's own API (the AIsa
 //! gateway serves the same routes with Bearer auth), `GET /models`.
 //!
-//! Encoding is in [`request`]. An answer is a `GenerateContentResponse`: the first candidate's
+//! Encoding is in the `request` submodule. An answer is a `GenerateContentResponse`: the first candidate's
 //! text parts are concatenated (parts marked `thought: true` are the model's reasoning and are
 //! left out of the answer), its `functionCall` parts become OpenAI tool calls (`call_0`, … when
 //! Gemini gives no id; arguments as JSON text), `finishReason` is put in OpenAI's words (STOP →
