@@ -65,3 +65,5 @@ mod skill;
 
 #[path = "suite/providers.rs"]
 mod providers;
+#[path = "suite/gemini_provider.rs"]
+mod gemini_provider;

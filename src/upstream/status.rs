@@ -108,10 +108,15 @@ fn json_message(json: &Value) -> Option<String> {
         .iter()
         .find_map(|k| err.get(k).and_then(Value::as_str))
         .map(str::to_owned);
-    let code = ["code", "type"].iter().find_map(|k| match err.get(k) {
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        _ => None,
+    // Google's errors carry a numeric `code` (the HTTP status again) and the informative
+    // canonical `status` (INVALID_ARGUMENT, RESOURCE_EXHAUSTED): prefer the latter.
+    let google = err.get("status").and_then(Value::as_str).map(str::to_owned);
+    let code = google.or_else(|| {
+        ["code", "type"].iter().find_map(|k| match err.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
+        })
     });
     match (message, code) {
         (Some(m), Some(c)) => Some(format!("{m} [{c}]")),
@@ -159,6 +164,12 @@ mod tests {
         assert_eq!(
             error_message(older).unwrap(),
             "slow down [rate_limit_exceeded]"
+        );
+        let google =
+            br#"{"error":{"code":429,"message":"Quota exceeded","status":"RESOURCE_EXHAUSTED"}}"#;
+        assert_eq!(
+            error_message(google).unwrap(),
+            "Quota exceeded [RESOURCE_EXHAUSTED]"
         );
         assert_eq!(error_message(br#"{"error":"nope"}"#).unwrap(), "nope");
         assert_eq!(error_message(br#"{"detail":"bad"}"#).unwrap(), "bad");

@@ -11,7 +11,9 @@
 //! tools and routing never know which style served them.
 //!
 //! One module per style: [`openai`] (the AIsa gateway, OpenAI, Ollama, vLLM, llama.cpp).
+//! [`gemini`] (Google's Gemini API, and the AIsa gateway's Gemini-native routes).
 
+pub mod gemini;
 pub mod openai;
 
 use serde::Deserialize;
@@ -71,16 +73,18 @@ pub enum Style {
     #[default]
     #[serde(rename = "openai")]
     OpenAi,
+    Gemini,
 }
 
 impl Style {
     /// Every style, for messages that list them.
-    pub const ALL: &[Style] = &[Style::OpenAi];
+    pub const ALL: &[Style] = &[Style::OpenAi, Style::Gemini];
 
     /// The translation for this style.
     pub fn api(self) -> &'static dyn ApiStyle {
         match self {
             Style::OpenAi => &openai::OpenAi,
+            Style::Gemini => &gemini::Gemini,
         }
     }
 
