@@ -63,7 +63,7 @@ mod cli;
 #[path = "suite/skill.rs"]
 mod skill;
 
-#[path = "suite/providers.rs"]
-mod providers;
 #[path = "suite/gemini_provider.rs"]
 mod gemini_provider;
+#[path = "suite/providers.rs"]
+mod providers;

@@ -91,7 +91,8 @@ pub fn decide(catalog: &Catalog, q: &Query<'_>) -> Result<Decision, Error> {
         Some(r) => r.models.iter().map(String::as_str).collect(),
         None => vec![catalog.default_model.as_str()],
     };
-    let ranked = rank(catalog, q, &route_ids);
+    let extra = uncatalogued(catalog, &route_ids);
+    let ranked = rank(catalog, &extra, q, &route_ids);
     // Each ranked model with what disqualifies it; unlisted models are kept but go after the
     // listed ones (the live list may be incomplete; a 404 costs one fast try).
     let judged: Vec<(&ModelInfo, Vec<Miss>, bool)> = ranked
@@ -170,8 +171,39 @@ pub fn decide(catalog: &Catalog, q: &Query<'_>) -> Result<Decision, Error> {
     })
 }
 
-/// Every catalog model once, in the order of the query's preference (see [`decide`]).
-fn rank<'c>(catalog: &'c Catalog, q: &Query<'_>, route: &[&str]) -> Vec<&'c ModelInfo> {
+/// Entries for the task chain's models the catalog does not describe: models a configured
+/// provider serves (`qwen2.5-coder:7b` under a local provider) and `provider/model`
+/// addresses, which take their catalog model's facts (`local/gpt-4.1` is gpt-4.1 served
+/// elsewhere). Without them a chain that starts at a local model would silently skip it.
+fn uncatalogued(catalog: &Catalog, route: &[&str]) -> Vec<ModelInfo> {
+    route
+        .iter()
+        .filter(|id| catalog.get(id).is_none())
+        .map(|id| {
+            let bare = id.split_once('/').and_then(|(_, m)| catalog.get(m));
+            match bare {
+                Some(info) => ModelInfo {
+                    id: (*id).to_owned(),
+                    ..info.clone()
+                },
+                None => ModelInfo {
+                    id: (*id).to_owned(),
+                    family: "custom".to_owned(),
+                    ..ModelInfo::default()
+                },
+            }
+        })
+        .collect()
+}
+
+/// Every catalog model once (and the task chain's uncatalogued ones, `extra`), in the order
+/// of the query's preference (see [`decide`]).
+fn rank<'c>(
+    catalog: &'c Catalog,
+    extra: &'c [ModelInfo],
+    q: &Query<'_>,
+    route: &[&str],
+) -> Vec<&'c ModelInfo> {
     let by_cost = |descending: bool| -> Vec<&'c ModelInfo> {
         let mut all: Vec<(Option<Decimal>, &ModelInfo)> = catalog
             .models()
@@ -187,7 +219,13 @@ fn rank<'c>(catalog: &'c Catalog, q: &Query<'_>, route: &[&str]) -> Vec<&'c Mode
         all.into_iter().map(|(_, m)| m).collect()
     };
     let ids = |ids: &[&str]| -> Vec<&'c ModelInfo> {
-        ids.iter().filter_map(|id| catalog.get(id)).collect()
+        ids.iter()
+            .filter_map(|id| {
+                catalog
+                    .get(id)
+                    .or_else(|| extra.iter().find(|m| m.id == *id))
+            })
+            .collect()
     };
     let ordered: Vec<&ModelInfo> = if q.task == Task::Cheap || q.prefer == Prefer::Cheap {
         by_cost(false)

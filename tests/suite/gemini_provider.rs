@@ -87,9 +87,12 @@ fn google_error(status: StatusCode, canonical: &str, message: &str) -> Response 
     (status, axum::Json(body)).into_response()
 }
 
-/// The refusal of a request without the right `x-goog-api-key`, as Google answers it (400).
+/// The refusal of a request without the right key, as Google answers it (400). The key is
+/// taken in `x-goog-api-key` (Google) or as a Bearer token (the AIsa gateway's native route).
 fn refusal(headers: &HeaderMap) -> Option<Response> {
-    match headers.get("x-goog-api-key").and_then(|v| v.to_str().ok()) {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let bearer = header("authorization").and_then(|v| v.strip_prefix("Bearer "));
+    match header("x-goog-api-key").or(bearer) {
         Some(k) if k == GKEY => None,
         _ => Some(google_error(
             StatusCode::BAD_REQUEST,
@@ -659,4 +662,109 @@ async fn gemini_errors_are_clear_and_never_carry_the_key() {
     assert_mentions(&wrong, &["API key not valid"]);
     assert!(!wrong.contains("AIza-wrong-key"), "{wrong}");
     raw.finish().await;
+}
+
+#[tokio::test]
+async fn a_route_chain_falls_back_from_a_failing_openai_provider_to_a_gemini_one() {
+    let fake = FakeGemini::start().await;
+    let local = crate::fake_upstream::FakeUpstream::start_expecting_key("local-key-77").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = format!(
+        r#"
+[retry]
+attempts = 1
+
+[[providers]]
+name = "local"
+base_url = "{}"
+api_key_env = "LOCAL_TEST_KEY"
+models = ["status-*"]
+
+[[providers]]
+name = "gem"
+base_url = "{}"
+style = "gemini"
+api_key_env = "GEMINI_TEST_KEY"
+
+[[models]]
+id = "gemini-test"
+family = "google"
+input_price = "0.30"
+output_price = "2.50"
+provider = "gem"
+
+[routes]
+code = ["status-503", "gemini-test"]
+"#,
+        local.base_url(),
+        fake.base_url
+    );
+    std::fs::write(&path, text).unwrap();
+    let server = crate::util::ServerBuilder::new()
+        .env(
+            "AISA_BASE_URL",
+            format!("http://127.0.0.1:{}/v1", closed_port()),
+        )
+        .env("LLM_ROUTER_CONFIG", path.display().to_string())
+        .env("LOCAL_TEST_KEY", "local-key-77")
+        .env("GEMINI_TEST_KEY", GKEY)
+        .start()
+        .await;
+    let r = server
+        .call(
+            "route_by_task",
+            json!({"task": "code", "prompt": "sort a list"}),
+        )
+        .await;
+    let v = crate::util::expect_ok(&r);
+    assert_eq!(v["provider"], "gem", "{v:#}");
+    assert_eq!(v["content"], "Gemini heard: sort a list", "{v:#}");
+    let attempts = v["attempts"].as_array().unwrap();
+    assert_eq!(attempts[0]["model"], "status-503", "{v:#}");
+    assert_eq!(attempts[0]["status"], 503, "{v:#}");
+    assert_eq!(attempts.last().unwrap()["model"], "gemini-test", "{v:#}");
+    assert_eq!(attempts.last().unwrap()["outcome"], "ok", "{v:#}");
+    assert_eq!(local.chat_requests().len(), 1);
+    assert_eq!(fake.seen().len(), 1);
+    let log = server.shutdown().await;
+    assert!(
+        !log.contains(GKEY) && !log.contains("local-key-77"),
+        "a key was logged"
+    );
+}
+
+#[tokio::test]
+async fn chat_api_gemini_takes_the_gateways_native_route() {
+    // The fake stands in for the gateway: its Gemini route takes the gateway key as Bearer.
+    let fake = FakeGemini::start().await;
+    let server = crate::util::ServerBuilder::new()
+        .env("AISA_BASE_URL", fake.base_url.clone())
+        .env("AISA_API_KEY", GKEY)
+        .start()
+        .await;
+    let r = server
+        .call(
+            "chat",
+            json!({"model": "gemini-2.5-flash", "api": "gemini", "prompt": "hi"}),
+        )
+        .await;
+    let v = crate::util::expect_ok(&r);
+    assert_eq!(v["provider"], "aisa", "{v:#}");
+    assert_eq!(v["content"], "Gemini heard: hi", "{v:#}");
+    assert_eq!(v["cost_source"], "catalog", "{v:#}");
+    let seen = fake.only();
+    assert!(
+        seen.uri
+            .starts_with("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+            || seen.uri == "/v1beta/models/gemini-2.5-flash:generateContent",
+        "{}",
+        seen.uri
+    );
+    assert_eq!(
+        seen.authorization.as_deref(),
+        Some(&*format!("Bearer {GKEY}"))
+    );
+    assert_eq!(seen.goog_key, None, "the gateway takes its key as Bearer");
+    server.shutdown().await;
 }
