@@ -49,6 +49,8 @@ mod faults;
 mod fuzz;
 #[path = "suite/http_ops.rs"]
 mod http_ops;
+#[path = "suite/load.rs"]
+mod load;
 #[path = "suite/streaming.rs"]
 mod streaming;
 

@@ -93,6 +93,8 @@ pub struct FakeUpstream {
     addr: SocketAddr,
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
+    /// Starts a graceful shutdown: no new connections, idle keep-alive ones closed.
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Drop for FakeUpstream {
@@ -128,17 +130,34 @@ impl FakeUpstream {
             .await
             .expect("bind fake upstream");
         let addr = listener.local_addr().expect("fake upstream address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
                 .await
                 .expect("fake upstream serve");
         });
-        FakeUpstream { addr, inner, task }
+        FakeUpstream {
+            addr,
+            inner,
+            task,
+            stop: Mutex::new(Some(stop)),
+        }
     }
 
     /// `http://127.0.0.1:PORT/v1`, suitable for `AISA_BASE_URL`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// Stops accepting connections and closes the idle keep-alive ones (requests in flight
+    /// finish first), so a client's connection pool to the fake empties.
+    pub fn close_connections(&self) {
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Make `GET /v1/models` answer 500 (to exercise the offline path).
