@@ -51,6 +51,8 @@ mod fuzz;
 mod http_ops;
 #[path = "suite/load.rs"]
 mod load;
+#[path = "suite/secrets.rs"]
+mod secrets;
 #[path = "suite/streaming.rs"]
 mod streaming;
 
