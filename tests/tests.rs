@@ -49,6 +49,10 @@ mod faults;
 mod fuzz;
 #[path = "suite/http_ops.rs"]
 mod http_ops;
+#[path = "suite/load.rs"]
+mod load;
+#[path = "suite/secrets.rs"]
+mod secrets;
 #[path = "suite/streaming.rs"]
 mod streaming;
 

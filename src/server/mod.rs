@@ -7,6 +7,7 @@
 //! `compare_models` sends a line as each model finishes. Without a token nothing streams.
 //! `notifications/cancelled` cancels the request's token, which drops the upstream request.
 
+mod args;
 pub mod http;
 pub mod legacy_sse;
 pub mod progress;
@@ -18,7 +19,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
 use rmcp::{RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -30,6 +30,7 @@ use crate::pipeline::present;
 use crate::schema;
 use crate::tools::{chat, compare, list_models, route_by_task, usage, vision};
 use crate::{App, ledger, pipeline};
+use args::Args;
 
 /// What the server tells the agent at initialize (kept under 1 KB).
 pub const INSTRUCTIONS: &str = "llm-router lets you call other LLMs (GPT, Claude, Gemini, DeepSeek, Qwen, 70+ via the AIsa gateway) as tools. \
@@ -154,7 +155,7 @@ impl Router {
     )]
     async fn chat(
         &self,
-        Parameters(input): Parameters<chat::Input>,
+        Args(input): Args<chat::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(chat::NAME, &ctx, |c| async move {
@@ -173,7 +174,7 @@ impl Router {
     )]
     async fn vision(
         &self,
-        Parameters(input): Parameters<vision::Input>,
+        Args(input): Args<vision::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(vision::NAME, &ctx, |c| async move {
@@ -192,7 +193,7 @@ impl Router {
     )]
     async fn compare_models(
         &self,
-        Parameters(input): Parameters<compare::Input>,
+        Args(input): Args<compare::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(compare::NAME, &ctx, |c| async move {
@@ -211,7 +212,7 @@ impl Router {
     )]
     async fn list_models(
         &self,
-        Parameters(input): Parameters<list_models::Input>,
+        Args(input): Args<list_models::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(list_models::NAME, &ctx, |_| async move {
@@ -230,7 +231,7 @@ impl Router {
     )]
     async fn route_by_task(
         &self,
-        Parameters(input): Parameters<route_by_task::Input>,
+        Args(input): Args<route_by_task::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(route_by_task::NAME, &ctx, |c| async move {
@@ -249,7 +250,7 @@ impl Router {
     )]
     async fn usage(
         &self,
-        Parameters(input): Parameters<usage::Input>,
+        Args(input): Args<usage::Input>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         self.run(usage::NAME, &ctx, |_| async move {

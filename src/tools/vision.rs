@@ -6,13 +6,14 @@
 //! symlinks, size-capped, with the type sniffed from the content (not the file name), and sent
 //! as a `data:` URI.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use tokio::io::AsyncReadExt;
 
 use crate::App;
 use crate::error::{Error, invalid};
@@ -192,6 +193,39 @@ fn check_data_uri(uri: &str, max_bytes: u64) -> Result<(), Error> {
     Ok(())
 }
 
+/// Reads the regular file `real` (named `path` to the user), failing past `max_bytes`. The
+/// size is checked on the opened file and the read itself stops one byte past the limit, so
+/// a file that grows after the check (or lies about its size) is never read whole.
+async fn read_at_most(path: &str, real: &Path, max_bytes: u64) -> Result<Vec<u8>, Error> {
+    let cannot_read = |e: std::io::Error| Error::File(format!("cannot read '{path}': {e}"));
+    let too_large = |len: u64| {
+        Error::File(format!(
+            "'{path}' is {len} bytes; the limit is {} MB",
+            max_bytes / (1024 * 1024)
+        ))
+    };
+    let file = tokio::fs::File::open(real).await.map_err(cannot_read)?;
+    let meta = file.metadata().await.map_err(cannot_read)?;
+    if !meta.is_file() {
+        return Err(Error::File(format!("'{path}' is not a regular file")));
+    }
+    if meta.len() > max_bytes {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max_bytes.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await
+        .map_err(cannot_read)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(Error::File(format!(
+            "'{path}' grew past the limit of {} MB while it was read",
+            max_bytes / (1024 * 1024)
+        )));
+    }
+    Ok(bytes)
+}
+
 /// Reads a local image inside the allowed directories and returns it as a data URI.
 async fn read_local_image(
     path: &str,
@@ -216,22 +250,14 @@ async fn read_local_image(
             display_dirs(allowed)
         )));
     }
+    // Not a FIFO or device before opening it (opening a FIFO would wait for a writer).
     let meta = tokio::fs::metadata(&real)
         .await
         .map_err(|e| Error::File(format!("cannot read '{path}': {e}")))?;
     if !meta.is_file() {
         return Err(Error::File(format!("'{path}' is not a regular file")));
     }
-    if meta.len() > max_bytes {
-        return Err(Error::File(format!(
-            "'{path}' is {} bytes; the limit is {} MB",
-            meta.len(),
-            max_bytes / (1024 * 1024)
-        )));
-    }
-    let bytes = tokio::fs::read(&real)
-        .await
-        .map_err(|e| Error::File(format!("cannot read '{path}': {e}")))?;
+    let bytes = read_at_most(path, &real, max_bytes).await?;
     let mime = infer::get(&bytes)
         .map(|t| t.mime_type())
         .filter(|m| IMAGE_TYPES.contains(m))
@@ -327,5 +353,27 @@ mod tests {
                     .contains("outside the allowed")
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_file_within_the_limit_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.bin");
+        std::fs::write(&path, [7u8; 100]).unwrap();
+        let bytes = read_at_most("a.bin", &path, 100).await.unwrap();
+        assert_eq!(bytes.len(), 100);
+        let e = read_at_most("a.bin", &path, 99).await.unwrap_err();
+        assert!(e.to_string().contains("is 100 bytes"), "{e}");
+    }
+
+    /// procfs files report a size of 0 but hold more: the size check passes, and only the
+    /// capped read keeps the limit — as for a file that grows after its size was checked.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_read_itself_stops_at_the_limit_whatever_the_size_said() {
+        let path = Path::new("/proc/self/status");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), 0);
+        let e = read_at_most("status", path, 64).await.unwrap_err();
+        assert!(e.to_string().contains("grew past the limit"), "{e}");
     }
 }

@@ -55,12 +55,26 @@ async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<Ve
     Ok(body)
 }
 
-/// Whether a response is an SSE stream (anything but JSON is read as one).
-fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
-    !headers
+/// The response's media type (`text/html` of `text/html; charset=utf-8`), if it has one.
+fn content_type(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
         .get(reqwest::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("application/json"))
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .filter(|v| !v.is_empty())
+}
+
+/// Whether a response to a streamed request is read as an SSE stream: `text/event-stream`,
+/// no content type, or `text/plain` (proxies mislabel streams so). JSON and anything else
+/// (an HTML page, binary data) is read whole.
+fn is_event_stream(headers: &reqwest::header::HeaderMap) -> bool {
+    content_type(headers).is_none_or(|t| t == "text/event-stream" || t == "text/plain")
+}
+
+/// Whether a media type is JSON (`application/json`, `application/problem+json`, …).
+fn is_json(media_type: &str) -> bool {
+    media_type == "application/json" || media_type.ends_with("+json")
 }
 
 /// What an unreadable body held, for an error message: its error text, else its start when
@@ -283,7 +297,8 @@ impl Upstream {
         let mut response = self.send_for_headers(builder).await?;
         let status = response.status();
         if !status.is_success() || !is_event_stream(response.headers()) {
-            // An error status, or a gateway that ignored `stream: true` and sent one JSON body.
+            // An error status, a gateway that ignored `stream: true` and sent one JSON body, or
+            // something else entirely (an HTML page from a proxy or captive portal).
             let headers = response.headers().clone();
             let body = tokio::time::timeout(self.timeout, self.read_body(response))
                 .await
@@ -291,7 +306,17 @@ impl Upstream {
             if !status.is_success() {
                 return Err(self.status_error(status, &headers, &body, &request.model));
             }
-            let answer = api.decode(&body).map_err(|e| self.undecodable(&e, &body))?;
+            let answer = api.decode(&body).map_err(|e| {
+                let snippet = body_snippet(&body);
+                let text = match content_type(&headers) {
+                    Some(t) if !is_json(&t) => format!(
+                        "asked for an event stream, the gateway answered with `{t}` \
+                         (not an event stream, not JSON): {snippet}"
+                    ),
+                    _ => format!("{e}; the body was: {snippet}"),
+                };
+                Error::BadResponse(self.scrub(text))
+            })?;
             let answer = self.check_answer(answer)?;
             if let Some(message) = answer.choices.first().and_then(|c| c.message.as_ref()) {
                 let text = message.text();
@@ -342,7 +367,12 @@ impl Upstream {
                 break;
             }
         }
-        let skipped = parser.skipped();
+        // The skipped parts are upstream text: scrubbed like any other before they are logged.
+        let skipped: Vec<String> = parser
+            .skipped()
+            .into_iter()
+            .map(|n| self.scrub(n))
+            .collect();
         if !skipped.is_empty() {
             tracing::warn!(
                 gen_ai.request.model = %request.model,
@@ -361,7 +391,7 @@ impl Upstream {
         Error::StreamBroken {
             model: request.model.clone(),
             reason: self.scrub(why),
-            partial: parser.text().to_owned(),
+            partial: self.scrub(parser.text().to_owned()),
             after_first_token: parser.started(),
         }
     }
@@ -507,5 +537,29 @@ impl Upstream {
             | Error::Upstream { message, .. } => *message = self.scrub(std::mem::take(message)),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    fn typed(t: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(CONTENT_TYPE, HeaderValue::from_str(t).unwrap());
+        h
+    }
+
+    #[test]
+    fn only_event_streams_plain_text_or_untyped_bodies_are_read_as_streams() {
+        assert!(is_event_stream(&HeaderMap::new()));
+        assert!(is_event_stream(&typed("text/event-stream; charset=utf-8")));
+        assert!(is_event_stream(&typed("Text/Plain")));
+        assert!(!is_event_stream(&typed("text/html; charset=utf-8")));
+        assert!(!is_event_stream(&typed("application/json")));
+        assert!(!is_event_stream(&typed("application/octet-stream")));
+        assert!(is_json("application/problem+json"));
+        assert!(!is_json("text/html"));
     }
 }

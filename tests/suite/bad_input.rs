@@ -23,12 +23,12 @@ fn argument_cases() -> Vec<BadCase> {
         (
             "chat",
             json!({"prompt": 42}),
-            &["invalid type", "expected a string"],
+            &["argument `prompt`", "invalid type", "expected a string"],
         ),
         (
             "chat",
             json!({"model": ["gpt-4.1"], "prompt": "x"}),
-            &["invalid type"],
+            &["argument `model`", "invalid type"],
         ),
         ("chat", json!({"model": "gpt-4.1"}), &["prompt", "messages"]),
         (
@@ -53,7 +53,26 @@ fn argument_cases() -> Vec<BadCase> {
             json!({"messages": [{"role": "tool", "content": "x"}]}),
             &["tool_call_id"],
         ),
-        ("chat", json!({"messages": "hello"}), &["invalid type"]),
+        (
+            "chat",
+            json!({"messages": "hello"}),
+            &["argument `messages`", "invalid type"],
+        ),
+        (
+            "chat",
+            json!({"prompt": "x", "temperature": "hot"}),
+            &["argument `temperature`", "invalid type"],
+        ),
+        (
+            "chat",
+            json!({"prompt": "x", "fallback_models": "gpt-4o"}),
+            &["argument `fallback_models`", "invalid type"],
+        ),
+        (
+            "chat",
+            json!({"prompt": "x", "cache": "yes"}),
+            &["argument `cache`", "invalid type"],
+        ),
         (
             "chat",
             json!({"prompt": "x", "messages": [{"role": "user", "content": "y"}]}),
@@ -72,12 +91,12 @@ fn argument_cases() -> Vec<BadCase> {
         (
             "chat",
             json!({"prompt": "x", "temperature": "NaN"}),
-            &["invalid type"],
+            &["argument `temperature`", "invalid type"],
         ),
         (
             "chat",
             json!({"prompt": "x", "max_tokens": -5}),
-            &["expected u32"],
+            &["argument `max_tokens`", "expected u32"],
         ),
         (
             "chat",
@@ -115,7 +134,17 @@ fn argument_cases() -> Vec<BadCase> {
         (
             "compare_models",
             json!({"models": "gpt-4.1", "prompt": "x"}),
-            &["invalid type"],
+            &["argument `models`", "invalid type"],
+        ),
+        (
+            "compare_models",
+            json!({"models": ["gpt-4.1", "gpt-4o"], "prompt": 5}),
+            &["argument `prompt`", "invalid type"],
+        ),
+        (
+            "compare_models",
+            json!({"models": ["gpt-4.1", "gpt-4o"], "prompt": "x", "temperature": "high"}),
+            &["argument `temperature`", "invalid type"],
         ),
         ("compare_models", json!({"prompt": "x"}), &["models"]),
         (
@@ -126,9 +155,23 @@ fn argument_cases() -> Vec<BadCase> {
         (
             "route_by_task",
             json!({"task": 7, "prompt": "x"}),
-            &["invalid type"],
+            &["argument `task`", "invalid type"],
         ),
-        ("list_models", json!({"family": 12}), &["invalid type"]),
+        (
+            "route_by_task",
+            json!({"task": "code", "prompt": ["x"]}),
+            &["argument `prompt`", "invalid type"],
+        ),
+        (
+            "route_by_task",
+            json!({"task": "code", "prompt": "x", "dry_run": "no"}),
+            &["argument `dry_run`", "invalid type"],
+        ),
+        (
+            "list_models",
+            json!({"family": 12}),
+            &["argument `family`", "invalid type"],
+        ),
         ("vision", json!({"prompt": "x", "images": []}), &["1 to 16"]),
         (
             "vision",
@@ -163,7 +206,17 @@ fn argument_cases() -> Vec<BadCase> {
         (
             "vision",
             json!({"prompt": "x", "images": "https://example.com/a.png"}),
-            &["invalid type"],
+            &["argument `images`", "invalid type"],
+        ),
+        (
+            "vision",
+            json!({"prompt": 5, "images": ["https://example.com/a.png"]}),
+            &["argument `prompt`", "invalid type"],
+        ),
+        (
+            "vision",
+            json!({"prompt": "x", "images": ["https://example.com/a.png"], "max_tokens": "lots"}),
+            &["argument `max_tokens`", "invalid type"],
         ),
         (
             "vision",

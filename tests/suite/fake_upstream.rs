@@ -93,6 +93,8 @@ pub struct FakeUpstream {
     addr: SocketAddr,
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
+    /// Starts a graceful shutdown: no new connections, idle keep-alive ones closed.
+    stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 impl Drop for FakeUpstream {
@@ -128,17 +130,34 @@ impl FakeUpstream {
             .await
             .expect("bind fake upstream");
         let addr = listener.local_addr().expect("fake upstream address");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
                 .await
                 .expect("fake upstream serve");
         });
-        FakeUpstream { addr, inner, task }
+        FakeUpstream {
+            addr,
+            inner,
+            task,
+            stop: Mutex::new(Some(stop)),
+        }
     }
 
     /// `http://127.0.0.1:PORT/v1`, suitable for `AISA_BASE_URL`.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// Stops accepting connections and closes the idle keep-alive ones (requests in flight
+    /// finish first), so a client's connection pool to the fake empties.
+    pub fn close_connections(&self) {
+        if let Some(stop) = self.stop.lock().unwrap().take() {
+            let _ = stop.send(());
+        }
     }
 
     /// Make `GET /v1/models` answer 500 (to exercise the offline path).
@@ -328,6 +347,9 @@ async fn chat_completions(
         return r;
     }
     if let Some(r) = fault_mode(&model, stream) {
+        return r;
+    }
+    if let Some(r) = echo_key_mode(&model, stream, &headers) {
         return r;
     }
     if stream && let Some(script) = stream_mode(&model) {
@@ -911,6 +933,75 @@ fn fault_mode(model: &str, stream: bool) -> Option<Response> {
             done(),
         ]),
         "fault-sse-only-done" if stream => raw_stream(vec![done()]),
+        _ => return None,
+    })
+}
+
+// ---- Upstreams that repeat the caller's key (the secrets tests) ---------------------------
+//
+// | model                  | behaviour (`<auth>` is the request's `Authorization` value)   |
+// |------------------------|----------------------------------------------------------------|
+// | `echo-key-401`         | 401 JSON, `"message": "key <auth> was rejected"`               |
+// | `echo-key-500`         | 500 `text/plain`, `crashed handling Authorization: <auth>`     |
+// | `echo-key-bad-json`    | 200 `application/json`, an unreadable body holding `<auth>`    |
+// | `echo-key-html`        | 200 `text/html`, a page holding `<auth>`                       |
+// | `echo-key-stream`      | streamed: a chunk, a garbage line holding `<auth>`, then an    |
+// |                        | error event holding it; not streamed: a 200 with that `error`  |
+// | `echo-key-garbage`     | streamed: `garbled but whole`, a garbage line holding `<auth>` |
+// |                        | among the chunks, `[DONE]`; not streamed: that answer alone    |
+
+/// The modes above, or `None` for other models.
+fn echo_key_mode(model: &str, stream: bool, headers: &HeaderMap) -> Option<Response> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let m = json!(model);
+    let error = json!({"error": {"message": format!("upstream failed for {auth}"), "code": 500}});
+    Some(match model {
+        "echo-key-401" => json_status(
+            401,
+            json!({"error": {"code": "invalid_api_key",
+                             "message": format!("key {auth} was rejected")}}),
+        ),
+        "echo-key-500" => typed(
+            500,
+            "text/plain",
+            format!("crashed handling Authorization: {auth}"),
+        ),
+        "echo-key-bad-json" => typed(
+            200,
+            "application/json",
+            format!(r#"{{"id": "x", "auth": "{auth}", "choices": [{{"#),
+        ),
+        "echo-key-html" => typed(
+            200,
+            "text/html",
+            format!("<html><body><h1>Hello</h1><p>{auth}</p></body></html>"),
+        ),
+        "echo-key-stream" if stream => raw_stream(vec![
+            sse(&chunk(&m, json!({"content": "par"}), Value::Null)).into_bytes(),
+            format!("data: {{not json {auth}\n\n").into_bytes(),
+            sse(&error).into_bytes(),
+        ]),
+        "echo-key-stream" => json_status(200, error),
+        "echo-key-garbage" if stream => raw_stream(vec![
+            sse(&chunk(&m, json!({"content": "garbled "}), Value::Null)).into_bytes(),
+            format!("data: {{\"not a chunk\": \"{auth}\"\n\n").into_bytes(),
+            sse(&chunk(&m, json!({"content": "but whole"}), Value::Null)).into_bytes(),
+            sse(&chunk(&m, json!({}), json!("stop"))).into_bytes(),
+            b"data: [DONE]\n\n".to_vec(),
+        ]),
+        "echo-key-garbage" => json_status(
+            200,
+            completion(
+                model,
+                json!({"role": "assistant", "content": "garbled but whole"}),
+                "stop",
+                Some(standard_usage()),
+            ),
+        ),
         _ => return None,
     })
 }

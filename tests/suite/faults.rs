@@ -194,7 +194,15 @@ async fn http_level_faults_give_clear_errors_or_fallbacks() {
             "fault-wrong-shape",
             Error(&["response"]),
         ),
-        case("HTML page with 200", "fault-html-200", Error(&["stream"])),
+        case(
+            "HTML page with 200",
+            "fault-html-200",
+            Error(&[
+                "answered with `text/html`",
+                "not an event stream",
+                "HTML page",
+            ]),
+        ),
         case("empty 200", "fault-empty-200", Error(&["response"])),
         case(
             "200 with an error object",
