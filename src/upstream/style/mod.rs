@@ -10,8 +10,10 @@
 //! statuses, key scrubbing — is the same for every style and lives in [`crate::upstream`], so
 //! tools and routing never know which style served them.
 //!
-//! One module per style: [`openai`] (the AIsa gateway, OpenAI, Ollama, vLLM, llama.cpp).
+//! One module per style: [`openai`] (the AIsa gateway, OpenAI, Ollama, vLLM, llama.cpp),
+//! [`anthropic`] (Anthropic's Messages API, and the gateway's Anthropic-native route).
 
+pub mod anthropic;
 pub mod openai;
 
 use serde::Deserialize;
@@ -71,16 +73,18 @@ pub enum Style {
     #[default]
     #[serde(rename = "openai")]
     OpenAi,
+    Anthropic,
 }
 
 impl Style {
     /// Every style, for messages that list them.
-    pub const ALL: &[Style] = &[Style::OpenAi];
+    pub const ALL: &[Style] = &[Style::OpenAi, Style::Anthropic];
 
     /// The translation for this style.
     pub fn api(self) -> &'static dyn ApiStyle {
         match self {
             Style::OpenAi => &openai::OpenAi,
+            Style::Anthropic => &anthropic::Anthropic,
         }
     }
 
