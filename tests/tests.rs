@@ -62,3 +62,6 @@ mod cli;
 
 #[path = "suite/skill.rs"]
 mod skill;
+
+#[path = "suite/anthropic_provider.rs"]
+mod anthropic_provider;
