@@ -2,7 +2,7 @@
 //! one fed in every split, cut short, with an error event) and the model list.
 
 use super::*;
-use crate::upstream::types::{FineSampling, FunctionCalling, Sampling};
+use crate::upstream::types::{FineSampling, FunctionCalling, Sampling, WireMessage};
 
 fn msg(role: &'static str, content: Value) -> WireMessage {
     WireMessage {
