@@ -180,7 +180,8 @@ impl Error {
             Error::StreamBroken {
                 after_first_token, ..
             } => !after_first_token,
-            Error::Upstream { status, .. } => matches!(status, 500 | 502 | 503 | 504),
+            // 529: Anthropic's "overloaded", a 503 in all but number.
+            Error::Upstream { status, .. } => matches!(status, 500 | 502 | 503 | 504 | 529),
             _ => false,
         }
     }
@@ -251,6 +252,7 @@ mod tests {
             message: String::new(),
         };
         assert!(up(503).is_retryable());
+        assert!(up(529).is_retryable());
         assert!(!up(501).is_retryable());
         assert!(!Error::MissingApiKey.is_retryable());
         assert!(

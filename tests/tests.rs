@@ -71,3 +71,5 @@ mod skill;
 mod gemini_provider;
 #[path = "suite/providers.rs"]
 mod providers;
+#[path = "suite/anthropic_provider.rs"]
+mod anthropic_provider;

@@ -240,7 +240,7 @@ impl Upstream {
             .post(format!("{}{}", self.base_url, encoded.path))
             .timeout(self.timeout)
             .json(&encoded.body);
-        let body = self.send(builder, &request.model).await?;
+        let body = self.send(builder, &request.model, style).await?;
         let response = api.decode(&body).map_err(|e| self.undecodable(&e, &body))?;
         self.check_answer(response)
     }
@@ -403,7 +403,7 @@ impl Upstream {
             .http
             .get(format!("{}{}", self.base_url, api.models_path()))
             .timeout(self.timeout);
-        let body = self.send(builder, "").await?;
+        let body = self.send(builder, "", self.style).await?;
         api.decode_models(&body)
             .map_err(|e| self.undecodable(&e, &body))
     }
@@ -414,13 +414,19 @@ impl Upstream {
             .http
             .get(format!("{}{path}", self.base_url))
             .timeout(self.timeout);
-        let body = self.send(builder, "").await?;
+        let body = self.send(builder, "", self.style).await?;
         serde_json::from_slice(&body).map_err(|e| self.undecodable(&e, &body))
     }
 
-    /// Sends a request with auth and maps every failure to an [`Error`]; the success body.
-    async fn send(&self, builder: reqwest::RequestBuilder, model: &str) -> Result<Vec<u8>, Error> {
-        let builder = self.authorize(builder, self.style)?;
+    /// Sends a request with auth (and `style`'s headers) and maps every failure to an
+    /// [`Error`]; the success body.
+    async fn send(
+        &self,
+        builder: reqwest::RequestBuilder,
+        model: &str,
+        style: Style,
+    ) -> Result<Vec<u8>, Error> {
+        let builder = self.authorize(builder, style)?;
         let response = self.send_for_headers(builder).await?;
         let status = response.status();
         let headers = response.headers().clone();

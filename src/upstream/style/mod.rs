@@ -10,9 +10,11 @@
 //! statuses, key scrubbing — is the same for every style and lives in [`crate::upstream`], so
 //! tools and routing never know which style served them.
 //!
-//! One module per style: [`openai`] (the AIsa gateway, OpenAI, Ollama, vLLM, llama.cpp).
-//! [`gemini`] (Google's Gemini API, and the AIsa gateway's Gemini-native routes).
+//! One module per style: [`openai`] (the AIsa gateway, OpenAI, Ollama, vLLM, llama.cpp),
+//! [`gemini`] (Google's Gemini API, and the AIsa gateway's Gemini-native routes),
+//! [`anthropic`] (Anthropic's Messages API, and the gateway's Anthropic-native route).
 
+pub mod anthropic;
 pub mod gemini;
 pub mod openai;
 
@@ -74,17 +76,19 @@ pub enum Style {
     #[serde(rename = "openai")]
     OpenAi,
     Gemini,
+    Anthropic,
 }
 
 impl Style {
     /// Every style, for messages that list them.
-    pub const ALL: &[Style] = &[Style::OpenAi, Style::Gemini];
+    pub const ALL: &[Style] = &[Style::OpenAi, Style::Gemini, Style::Anthropic];
 
     /// The translation for this style.
     pub fn api(self) -> &'static dyn ApiStyle {
         match self {
             Style::OpenAi => &openai::OpenAi,
             Style::Gemini => &gemini::Gemini,
+            Style::Anthropic => &anthropic::Anthropic,
         }
     }
 
