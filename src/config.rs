@@ -469,6 +469,39 @@ mod tests {
     }
 
     #[test]
+    fn the_examples_commented_providers_are_valid_once_uncommented() {
+        let start = file::EXAMPLE
+            .find("# --- providers example ---")
+            .expect("the example has a providers block");
+        let end = file::EXAMPLE
+            .find("# --- end providers example ---")
+            .expect("the block ends");
+        let block: String = file::EXAMPLE[start..end]
+            .lines()
+            .skip(1)
+            .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = with_file(&block).unwrap_or_else(|e| panic!("{e}\n{block}"));
+        let names: Vec<(&str, &str)> = c
+            .providers
+            .iter()
+            .map(|(p, _)| (p.name.as_str(), p.style.name()))
+            .collect();
+        assert_eq!(names, [("local", "openai"), ("google", "gemini")]);
+        let (google, serves) = &c.providers[1];
+        assert_eq!(google.auth, crate::upstream::style::Auth::XGoogApiKey);
+        assert!(serves.discover && google.key_required);
+        let (local, serves) = &c.providers[0];
+        assert!(!local.key_required);
+        assert!(
+            serves.ids.contains(&"llama3.2:3b".to_owned()),
+            "from [[models]] provider"
+        );
+        assert_eq!(local.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
     fn the_example_config_is_valid_and_applied() {
         let c = with_file(file::EXAMPLE).unwrap();
         let code = c.catalog.task_route(crate::routing::Task::Code).unwrap();

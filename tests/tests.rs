@@ -67,9 +67,9 @@ mod cli;
 #[path = "suite/skill.rs"]
 mod skill;
 
+#[path = "suite/anthropic_provider.rs"]
+mod anthropic_provider;
 #[path = "suite/gemini_provider.rs"]
 mod gemini_provider;
 #[path = "suite/providers.rs"]
 mod providers;
-#[path = "suite/anthropic_provider.rs"]
-mod anthropic_provider;
