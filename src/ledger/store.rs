@@ -458,14 +458,7 @@ fn write_batches(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<Job>) {
 /// on its own; one outcome per row.
 fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<rusqlite::Result<()>> {
     if batch.len() > 1 {
-        let together = (|| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            for (r, _) in batch {
-                insert_on(&tx, r)?;
-            }
-            tx.commit()
-        })();
-        match together {
+        match commit_together(conn, batch) {
             Ok(()) => return batch.iter().map(|_| Ok(())).collect(),
             Err(e) => {
                 tracing::debug!(error = %e, rows = batch.len(), "ledger batch failed; row by row")
@@ -473,6 +466,15 @@ fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<rusqlite::Result<()
         }
     }
     batch.iter().map(|(r, _)| insert_on(conn, r)).collect()
+}
+
+/// Inserts every row of `batch` in one transaction (nothing is committed if one fails).
+fn commit_together(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (r, _) in batch {
+        insert_on(&tx, r)?;
+    }
+    tx.commit()
 }
 
 #[cfg(test)]
