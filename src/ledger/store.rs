@@ -171,7 +171,7 @@ impl Store {
     /// another process does the same, or reading a WAL index another process is rebuilding,
     /// fails with `SQLITE_BUSY` at once. Two servers started together (an MCP host often
     /// spawns several) hit exactly that, so the whole open is retried with a short, jittered
-    /// pause until [`BUSY_TIMEOUT`] has passed.
+    /// pause until `BUSY_TIMEOUT` (10 s) has passed.
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)
