@@ -11,8 +11,9 @@
 //! | anything else    | answers at once                                                     |
 //!
 //! With `"stream": true` in the request the answer is sent as OpenAI-style SSE chunks
-//! (`data: {…}` lines ending with `data: [DONE]`); for `hold-…` the first chunk goes out at
-//! once and the rest after the release, so a streamed call stays open while it is held.
+//! (`data: {…}` lines ending with `data: [DONE]`): the role and the first piece of the text
+//! go out at once, the rest after the delay or (for `hold-…`) the release, so a streamed call
+//! stays open, with text already relayed, while it is held.
 //! Requests without `Authorization: Bearer <KEY>` get 401.
 
 use std::net::SocketAddr;
@@ -241,10 +242,17 @@ async fn chat(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
 
     if request.stream {
         shared.streamed_requests.fetch_add(1, Ordering::Relaxed);
-        let first = chunk(json!({"role": "assistant", "content": ""}), None, false);
+        // The answer in two pieces: the first goes out at once (so a held call has text
+        // to relay while it waits), the second after the delay or the release.
+        let (head, tail) = ANSWER.split_at(1);
+        let first = format!(
+            "{}{}",
+            chunk(json!({"role": "assistant", "content": ""}), None, false),
+            chunk(json!({"content": head}), None, false)
+        );
         let rest = format!(
             "{}{}data: [DONE]\n\n",
-            chunk(json!({"content": ANSWER}), None, false),
+            chunk(json!({"content": tail}), None, false),
             chunk(json!({}), Some("stop"), true)
         );
         let stream = futures::stream::once(async move { Ok::<_, std::io::Error>(first) }).chain(

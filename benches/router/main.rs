@@ -1,5 +1,5 @@
 //! The llm-router performance benchmark: `cargo bench --bench router [-- --quick]
-//! [--peer litellm] [--json PATH]`.
+//! [--memory-only] [--peer litellm] [--json PATH]`.
 //!
 //! It builds the release binary (cargo does, for a bench), starts a fast local fake upstream
 //! ([`fake_upstream`]) and measures, against the real `llm-router` executable:
@@ -8,13 +8,15 @@
 //! - throughput: calls per second over HTTP at saturation, and the error count;
 //! - fan-out: `compare_models` with 2, 4 and 8 models whose upstream takes 200 ms;
 //! - cold start: process start to the `initialize` response over stdio;
-//! - memory: idle RSS, and peak RSS with 1,000 calls held open upstream at once;
+//! - memory: idle RSS, and peak RSS with 1,000 calls held open upstream at once, streamed
+//!   (a progress token on each call) and not;
 //! - with `--peer litellm`, the LiteLLM proxy's overhead on the same fake, at the same time.
 //!
 //! It prints markdown tables (measures beside their targets) on stdout, progress on stderr,
 //! and writes every raw sample to a JSON file (`target/bench-router.json` by default).
 //! `--quick` runs every measure briefly, to prove the benchmark works (CI); its numbers are
-//! not meant to be read. The load generator is a raw JSON-RPC-over-HTTP client on `reqwest`.
+//! not meant to be read. `--memory-only` runs only the memory measures (to profile them).
+//! The load generator is a raw JSON-RPC-over-HTTP client on `reqwest`.
 //!
 //! Environment: `LLM_ROUTER_BENCH_EXE` measures another build of the binary (one with symbols,
 //! for `perf`); `LLM_ROUTER_BENCH_RUST_LOG` sets the server's `RUST_LOG` (default `info`).
@@ -50,6 +52,8 @@ fn exe() -> String {
 /// Checked command-line arguments.
 struct Args {
     quick: bool,
+    /// Only the memory measures (for profiling them).
+    memory_only: bool,
     peer: Option<String>,
     json: PathBuf,
 }
@@ -57,6 +61,7 @@ struct Args {
 fn parse_args() -> anyhow::Result<Args> {
     let mut args = Args {
         quick: false,
+        memory_only: false,
         peer: None,
         json: PathBuf::from(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -67,6 +72,7 @@ fn parse_args() -> anyhow::Result<Args> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => args.quick = true,
+            "--memory-only" => args.memory_only = true,
             // cargo passes --bench to every bench binary.
             "--bench" => {}
             "--peer" => match it.next().as_deref() {
@@ -79,7 +85,7 @@ fn parse_args() -> anyhow::Result<Args> {
             },
             other => bail!(
                 "unknown argument '{other}'; usage: cargo bench --bench router -- \
-                 [--quick] [--peer litellm] [--json PATH]"
+                 [--quick] [--memory-only] [--peer litellm] [--json PATH]"
             ),
         }
     }
@@ -118,6 +124,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let fake = FakeUpstream::start()?;
     let client = reqwest::Client::builder().pool_idle_timeout(None).build()?;
+    if args.memory_only {
+        let held = held_calls(&plan, exe, &client, &fake).await?;
+        if let Some(dir) = args.json.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&args.json, serde_json::to_vec(&held)?)
+            .with_context(|| format!("cannot write {}", args.json.display()))?;
+        println!("{}", report::held_markdown(&held));
+        return report::check_held(&held, plan.quick);
+    }
 
     eprintln!("cold start ({} runs)", plan.cold_start_runs);
     let cold_start = scenarios::cold_start(&plan, exe, &fake).await?;
@@ -134,14 +150,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let fanout = scenarios::fanout(&plan, &client, &server).await?;
     drop(server);
 
-    let mut held = Vec::new();
-    for &sessions in &plan.held_sessions {
-        eprintln!(
-            "memory: {} calls held on {sessions} sessions",
-            plan.held_calls
-        );
-        held.push(scenarios::held_calls(exe, &client, &fake, plan.held_calls, sessions).await?);
-    }
+    let held = held_calls(&plan, exe, &client, &fake).await?;
 
     let (peer, peer_error) = match args.peer.as_deref() {
         Some("litellm") => {
@@ -194,4 +203,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("{}", results.markdown());
     println!("Raw results: {}", args.json.display());
     results.check()
+}
+
+/// Every memory variant of the plan, each on a fresh server.
+async fn held_calls(
+    plan: &Plan,
+    exe: &str,
+    client: &reqwest::Client,
+    fake: &FakeUpstream,
+) -> anyhow::Result<Vec<scenarios::Held>> {
+    let mut held = Vec::new();
+    for &variant in &plan.held {
+        eprintln!(
+            "memory: {} {} calls held on {} sessions",
+            plan.held_calls,
+            if variant.streamed {
+                "streamed"
+            } else {
+                "non-streamed"
+            },
+            variant.sessions
+        );
+        held.push(scenarios::held_calls(exe, client, fake, plan.held_calls, variant).await?);
+    }
+    Ok(held)
 }

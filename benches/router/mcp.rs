@@ -37,13 +37,14 @@ fn initialized_notification() -> Value {
     json!({"jsonrpc": "2.0", "method": "notifications/initialized"})
 }
 
-fn tool_call_request(id: u64, tool: &str, arguments: &Value) -> Value {
-    json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments}
-    })
+/// A `tools/call`; with `progress`, it carries `_meta.progressToken` (the request id), which
+/// makes llm-router stream from the upstream and relay the text as progress notifications.
+fn tool_call_request(id: u64, tool: &str, arguments: &Value, progress: bool) -> Value {
+    let mut params = json!({"name": tool, "arguments": arguments});
+    if progress {
+        params["_meta"] = json!({"progressToken": id});
+    }
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
 }
 
 /// The `result` of a JSON-RPC response, or why there is none (a JSON-RPC error or a tool
@@ -125,8 +126,13 @@ impl HttpSession {
             .await?)
     }
 
-    /// Reads the JSON-RPC response with `id` from a POST's body (SSE or JSON).
-    async fn read_response(&self, response: reqwest::Response, id: u64) -> anyhow::Result<Value> {
+    /// Reads the JSON-RPC response with `id` from a POST's body (SSE or JSON), and counts the
+    /// `notifications/progress` messages before it.
+    async fn read_response(
+        &self,
+        response: reqwest::Response,
+        id: u64,
+    ) -> anyhow::Result<(Value, usize)> {
         let status = response.status();
         let is_sse = response
             .headers()
@@ -138,9 +144,10 @@ impl HttpSession {
             bail!("HTTP {status}: {}", String::from_utf8_lossy(&body));
         }
         if !is_sse {
-            return Ok(serde_json::from_slice(&body)?);
+            return Ok((serde_json::from_slice(&body)?, 0));
         }
         let text = std::str::from_utf8(&body)?;
+        let mut progress = 0;
         for line in text.lines() {
             let Some(data) = line.strip_prefix("data:") else {
                 continue;
@@ -151,7 +158,10 @@ impl HttpSession {
             }
             let message: Value = serde_json::from_str(data)?;
             if message.get("id").and_then(Value::as_u64) == Some(id) {
-                return Ok(message);
+                return Ok((message, progress));
+            }
+            if message.get("method").and_then(Value::as_str) == Some("notifications/progress") {
+                progress += 1;
             }
         }
         bail!("the SSE body had no response with id {id}: {text}")
@@ -159,9 +169,21 @@ impl HttpSession {
 
     /// `tools/call`; the result, or an error for a JSON-RPC error or `isError`.
     pub async fn call_tool(&self, tool: &str, arguments: &Value) -> anyhow::Result<Value> {
+        Ok(self.call_tool_with(tool, arguments, false).await?.0)
+    }
+
+    /// `tools/call`, with a progress token when `progress` (a streamed call); the result and
+    /// how many progress notifications came before it.
+    pub async fn call_tool_with(
+        &self,
+        tool: &str,
+        arguments: &Value,
+        progress: bool,
+    ) -> anyhow::Result<(Value, usize)> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let response = self.post(&tool_call_request(id, tool, arguments)).await?;
-        tool_result(self.read_response(response, id).await?)
+        let request = tool_call_request(id, tool, arguments, progress);
+        let (response, notifications) = self.read_response(self.post(&request).await?, id).await?;
+        Ok((tool_result(response)?, notifications))
     }
 }
 
@@ -246,7 +268,8 @@ impl StdioSession {
     pub async fn call_tool(&mut self, tool: &str, arguments: &Value) -> anyhow::Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
-        self.send(&tool_call_request(id, tool, arguments)).await?;
+        self.send(&tool_call_request(id, tool, arguments, false))
+            .await?;
         tool_result(self.receive(id).await?)
     }
 }

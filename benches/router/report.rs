@@ -128,14 +128,7 @@ impl Results {
                 );
             }
         }
-        if let Some(h) = self.held.iter().find(|h| h.errors > 0 && self.plan.quick) {
-            anyhow::bail!(
-                "held calls: {} failed; first error: {}",
-                h.errors,
-                h.first_error.as_deref().unwrap_or("none")
-            );
-        }
-        Ok(())
+        check_held(&self.held, self.plan.quick)
     }
 
     /// The markdown tables: measures against targets, then the latency detail (and the peer).
@@ -224,26 +217,8 @@ impl Results {
             "≤ 15 MB",
             Some(mib(c.idle_rss_kib) <= 15.0),
         );
-        for h in &self.held {
-            let kind = if h.streamed {
-                "streamed"
-            } else {
-                "non-streamed (no progress token)"
-            };
-            row(
-                format!(
-                    "peak RSS, {} concurrent {kind} calls held open upstream, {} sessions",
-                    h.calls, h.sessions
-                ),
-                format!(
-                    "{:.1} MiB ({} held at once, {} errors)",
-                    mib(h.peak_rss_kib),
-                    h.held_at_once,
-                    h.errors
-                ),
-                "1,000 streams ≤ 150 MB",
-                (h.calls >= 1000 && h.streamed).then_some(mib(h.peak_rss_kib) <= 150.0),
-            );
+        for (m, v, target, ok) in held_rows(&self.held) {
+            row(m, v, target, ok);
         }
         if let Some(peer) = &self.peer {
             for (p, r) in peer.points.iter().zip(&self.http) {
@@ -339,4 +314,75 @@ fn detail_row(path: &str, direct: Option<&Run>, through: &Run) -> String {
         through.calls_per_sec,
         through.errors
     )
+}
+
+/// Fails when a held call failed in quick mode (CI), or when a streamed variant did not
+/// stream (then its row would measure the wrong thing).
+pub fn check_held(held: &[Held], quick: bool) -> anyhow::Result<()> {
+    if let Some(h) = held.iter().find(|h| h.errors > 0 && quick) {
+        anyhow::bail!(
+            "held calls: {} failed; first error: {}",
+            h.errors,
+            h.first_error.as_deref().unwrap_or("none")
+        );
+    }
+    for h in held.iter().filter(|h| h.progress_token) {
+        if h.streamed_upstream < h.calls - h.errors || h.progress_notifications == 0 {
+            anyhow::bail!(
+                "held streamed calls: {} of {} went upstream streamed and {} progress \
+                 notifications came back",
+                h.streamed_upstream,
+                h.calls,
+                h.progress_notifications
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The memory rows: measure, measured, target, verdict.
+fn held_rows(held: &[Held]) -> Vec<(String, String, &'static str, Option<bool>)> {
+    held.iter()
+        .map(|h| {
+            let kind = if h.progress_token {
+                "streamed (progress token)"
+            } else {
+                "non-streamed (no progress token)"
+            };
+            (
+                format!(
+                    "peak RSS, {} concurrent {kind} calls held open upstream, {} sessions",
+                    h.calls, h.sessions
+                ),
+                format!(
+                    "{:.1} MiB ({} held at once, {} errors)",
+                    mib(h.peak_rss_kib),
+                    h.held_at_once,
+                    h.errors
+                ),
+                if h.progress_token {
+                    "1,000 streams ≤ 150 MB"
+                } else {
+                    ""
+                },
+                (h.calls >= 1000 && h.progress_token).then_some(mib(h.peak_rss_kib) <= 150.0),
+            )
+        })
+        .collect()
+}
+
+/// The memory table alone (`--memory-only`), with the RSS before and while held.
+pub fn held_markdown(held: &[Held]) -> String {
+    let mut t = String::from(
+        "| measure | measured | idle RSS | RSS while held | target | |\n|---|---|---|---|---|---|\n",
+    );
+    for (h, (m, v, target, ok)) in held.iter().zip(held_rows(held)) {
+        t.push_str(&format!(
+            "| {m} | {v} | {:.1} MiB | {:.1} MiB | {target} | {} |\n",
+            mib(h.idle_rss_kib),
+            mib(h.rss_while_held_kib),
+            ok.map_or("", verdict)
+        ));
+    }
+    t
 }

@@ -32,8 +32,35 @@ pub struct Plan {
     pub fanout_sizes: Vec<usize>,
     pub fanout_runs: usize,
     pub held_calls: usize,
-    /// Sessions the held calls are spread over (one variant each).
-    pub held_sessions: Vec<usize>,
+    /// The memory variants: how many sessions the held calls are spread over, and whether
+    /// they are streamed (sent with a progress token). One fresh server each.
+    pub held: Vec<HeldVariant>,
+}
+
+/// One memory variant of the [`Plan`].
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct HeldVariant {
+    pub sessions: usize,
+    pub streamed: bool,
+}
+
+/// The memory variants: streamed on one session per call (the target's case), then the same
+/// without streaming, then non-streamed on few sessions (what the sessions themselves cost).
+fn held_variants(calls: usize) -> Vec<HeldVariant> {
+    vec![
+        HeldVariant {
+            sessions: calls,
+            streamed: true,
+        },
+        HeldVariant {
+            sessions: calls,
+            streamed: false,
+        },
+        HeldVariant {
+            sessions: 10,
+            streamed: false,
+        },
+    ]
 }
 
 impl Plan {
@@ -50,7 +77,7 @@ impl Plan {
                 fanout_sizes: vec![2, 4, 8],
                 fanout_runs: 1,
                 held_calls: 100,
-                held_sessions: vec![100, 10],
+                held: held_variants(100),
             }
         } else {
             Self {
@@ -64,7 +91,7 @@ impl Plan {
                 fanout_sizes: vec![2, 4, 8],
                 fanout_runs: 5,
                 held_calls: 1000,
-                held_sessions: vec![1000, 10],
+                held: held_variants(1000),
             }
         }
     }
@@ -319,8 +346,12 @@ pub async fn cold_start(plan: &Plan, exe: &str, fake: &FakeUpstream) -> anyhow::
 pub struct Held {
     pub calls: usize,
     pub sessions: usize,
-    /// Whether llm-router asked the upstream for streamed answers.
-    pub streamed: bool,
+    /// Whether the calls carried a progress token (asked to be streamed).
+    pub progress_token: bool,
+    /// How many of the calls llm-router sent upstream as streamed requests.
+    pub streamed_upstream: usize,
+    /// Progress notifications the client received, over all calls.
+    pub progress_notifications: usize,
     /// How many calls were held upstream at once when memory was read.
     pub held_at_once: usize,
     pub idle_rss_kib: u64,
@@ -337,8 +368,9 @@ pub async fn held_calls(
     client: &reqwest::Client,
     fake: &FakeUpstream,
     calls: usize,
-    sessions: usize,
+    variant: HeldVariant,
 ) -> anyhow::Result<Held> {
+    let HeldVariant { sessions, streamed } = variant;
     let server = HttpServer::start(exe, &router_env(fake))?;
     let idle_rss_kib = process::memory(server.pid())?.rss_kib;
     let sessions = open_sessions(client, &server.mcp_url, sessions).await?;
@@ -349,7 +381,12 @@ pub async fn held_calls(
         .map(|i| {
             let session = sessions[i % sessions.len()].clone();
             let args = args.clone();
-            tokio::spawn(async move { check_chat(&session.call_tool("chat", &args).await?) })
+            tokio::spawn(async move {
+                let (result, notifications) =
+                    session.call_tool_with("chat", &args, streamed).await?;
+                check_chat(&result)?;
+                anyhow::Ok(notifications)
+            })
         })
         .collect();
     let held_at_once = fake.wait_held(calls, HOLD_LIMIT).await;
@@ -357,18 +394,23 @@ pub async fn held_calls(
     fake.release();
     let mut errors = 0;
     let mut first_error = None;
+    let mut progress_notifications = 0;
     for t in tasks {
-        let outcome = t.await.context("a held call's task failed")?;
-        if let Err(e) = outcome {
-            errors += 1;
-            first_error.get_or_insert_with(|| format!("{e:#}"));
+        match t.await.context("a held call's task failed")? {
+            Ok(n) => progress_notifications += n,
+            Err(e) => {
+                errors += 1;
+                first_error.get_or_insert_with(|| format!("{e:#}"));
+            }
         }
     }
     let after = process::memory(server.pid())?;
     Ok(Held {
         calls,
         sessions: sessions.len(),
-        streamed: fake.streamed_requests() > streamed_before,
+        progress_token: streamed,
+        streamed_upstream: fake.streamed_requests() - streamed_before,
+        progress_notifications,
         held_at_once,
         idle_rss_kib,
         rss_while_held_kib: while_held.rss_kib,

@@ -4,7 +4,8 @@
 //! - [`before_call`] (start of `pipeline::call`): a cache hit is answered (and recorded) at
 //!   once; otherwise the budget is checked, which may refuse or downgrade the request;
 //! - [`record_attempt`] (the executor, after every upstream attempt): one ledger row,
-//!   committed before the attempt's result is used;
+//!   committed (by the store's writer thread, with concurrent calls' rows) before the
+//!   attempt's result is used;
 //! - [`Done::finish`] (end of `pipeline::call`): a fresh answer goes into the cache and
 //!   carries the downgrade, if there was one (a `skipped_budget` attempt first).
 //!
@@ -183,7 +184,7 @@ fn base_row(model: &str, latency_ms: u64) -> Record {
 }
 
 async fn write(app: &App, row: Record) {
-    if let Err(e) = app.ledger.blocking(move |s| s.insert(&row)).await {
+    if let Err(e) = app.ledger.record(row).await {
         tracing::error!(error = %e, "could not record the call in the usage ledger");
     }
 }

@@ -4,10 +4,15 @@
 //! Why SQLite: several llm-router processes (a stdio server per MCP host, an HTTP server, the
 //! `usage` CLI) share one file, and budgets must see every process's spend. WAL lets readers
 //! run while one writer commits; `busy_timeout` makes a writer that finds the file locked wait
-//! instead of failing, so concurrent writers do not lose rows. Each row is committed on its
-//! own (autocommit) before the tool call that caused it returns; with `synchronous = NORMAL`
-//! a commit survives the process being killed (it is in the WAL file), though not
-//! necessarily a power cut.
+//! instead of failing, so concurrent writers do not lose rows. Every row is committed before
+//! the tool call that caused it returns; with `synchronous = NORMAL` a commit survives the
+//! process being killed (it is in the WAL file), though not necessarily a power cut.
+//!
+//! Calls record their rows through [`Store::record`], which hands the row to one writer
+//! thread per store and waits for its commit. The writer commits every row that arrived
+//! while it was busy in one transaction (group commit), then answers each waiter: under load
+//! one commit (locks, WAL frames, index pages) serves many calls, and no call waits for a
+//! timer. A failed batch is retried row by row, so one bad row costs no other row.
 //!
 //! Money is stored as decimal TEXT and summed in Rust with [`Decimal`], never as a float.
 //! The schema is versioned with `PRAGMA user_version`; [`MIGRATIONS`] brings any older file
@@ -16,12 +21,14 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context as _;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use rust_decimal::Decimal;
+use tokio::sync::oneshot;
 
 use crate::ledger::{CostSource, Tokens};
 
@@ -93,6 +100,17 @@ pub struct Record {
 type Sums = HashMap<(i64, Option<String>), (i64, Decimal)>;
 /// Running sums kept at most (one per budget period and session); then they start over.
 const MAX_SUMS: usize = 1024;
+/// The most rows the writer commits in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// The one INSERT (prepared once per connection, then taken from its statement cache).
+const INSERT: &str = "INSERT INTO calls (ts_ms, tool, task, requested_model, served_model,
+    prompt_tokens, completion_tokens, total_tokens, cost_usd, cost_source, saved_usd,
+    latency_ms, outcome, status, error, cached, client, session, call_id)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+/// A row for the writer thread, and where to send the outcome of its commit.
+type Job = (Record, oneshot::Sender<rusqlite::Result<()>>);
 
 /// A handle on the ledger database; cheap to clone, safe to share between tasks.
 #[derive(Debug, Clone)]
@@ -101,6 +119,10 @@ pub struct Store {
     sums: Arc<Mutex<Sums>>,
     /// `None` for an in-memory ledger (the file ledger is disabled).
     path: Option<PathBuf>,
+    /// The writer thread's queue, started by the first [`Store::record`]; `None` inside
+    /// when the thread could not be started (rows are then written one by one). The thread
+    /// ends when the last clone of the store is dropped.
+    writer: Arc<OnceLock<Option<mpsc::Sender<Job>>>>,
 }
 
 fn text_of(d: Option<Decimal>) -> Option<String> {
@@ -179,6 +201,7 @@ impl Store {
             conn: Arc::new(Mutex::new(conn)),
             sums: Arc::default(),
             path: Some(path.to_owned()),
+            writer: Arc::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -191,6 +214,7 @@ impl Store {
             conn: Arc::new(Mutex::new(Connection::open_in_memory()?)),
             sums: Arc::default(),
             path: None,
+            writer: Arc::default(),
         };
         store.migrate()?;
         Ok(store)
@@ -233,37 +257,40 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
     }
 
-    /// Appends one row and commits it.
+    /// Appends one row and commits it, on the calling thread.
     pub fn insert(&self, r: &Record) -> rusqlite::Result<()> {
-        self.lock().execute(
-            "INSERT INTO calls (ts_ms, tool, task, requested_model, served_model, prompt_tokens,
-                completion_tokens, total_tokens, cost_usd, cost_source, saved_usd, latency_ms,
-                outcome, status, error, cached, client, session, call_id)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                ?18, ?19)",
-            params![
-                r.ts_ms,
-                r.tool,
-                r.task,
-                r.requested_model,
-                r.served_model,
-                i64::try_from(r.tokens.prompt_tokens).unwrap_or(i64::MAX),
-                i64::try_from(r.tokens.completion_tokens).unwrap_or(i64::MAX),
-                i64::try_from(r.tokens.total_tokens).unwrap_or(i64::MAX),
-                text_of(r.cost_usd),
-                r.cost_source.map(|s| s.as_str()),
-                text_of(r.saved_usd),
-                i64::try_from(r.latency_ms).unwrap_or(i64::MAX),
-                r.outcome,
-                r.status,
-                r.error,
-                r.cached,
-                r.client,
-                r.session,
-                r.call_id,
-            ],
-        )?;
-        Ok(())
+        insert_on(&self.lock(), r)
+    }
+
+    /// Appends one row through the writer thread and returns once it is committed (possibly
+    /// in one transaction with the rows of concurrent calls).
+    pub async fn record(&self, r: Record) -> rusqlite::Result<()> {
+        let Some(queue) = self.writer.get_or_init(|| self.start_writer()) else {
+            return self.blocking(move |s| s.insert(&r)).await;
+        };
+        let (reply, committed) = oneshot::channel();
+        if let Err(mpsc::SendError((r, _))) = queue.send((r, reply)) {
+            return self.blocking(move |s| s.insert(&r)).await;
+        }
+        committed
+            .await
+            .unwrap_or_else(|_| Err(task_failed("the ledger writer stopped")))
+    }
+
+    /// Starts the writer thread; `None` (logged) when the thread cannot be started.
+    fn start_writer(&self) -> Option<mpsc::Sender<Job>> {
+        let (queue, jobs) = mpsc::channel();
+        let conn = self.conn.clone();
+        let started = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || write_batches(&conn, &jobs));
+        match started {
+            Ok(_) => Some(queue),
+            Err(e) => {
+                tracing::warn!(error = %e, "no ledger writer thread; rows are written one by one");
+                None
+            }
+        }
     }
 
     /// Every row with `since_ms <= ts_ms < until_ms`, oldest first.
@@ -362,11 +389,7 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .unwrap_or_else(|e| {
-                Err(rusqlite::Error::ToSqlConversionFailure(Box::new(
-                    std::io::Error::other(format!("the ledger task failed: {e}")),
-                )))
-            })
+            .unwrap_or_else(|e| Err(task_failed(&format!("the ledger task failed: {e}"))))
     }
 
     /// The row count, for tests and diagnostics.
@@ -377,6 +400,81 @@ impl Store {
             .optional()?;
         Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
     }
+}
+
+/// An error for a ledger task that ended without an outcome.
+fn task_failed(why: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(why.to_owned())))
+}
+
+/// Inserts `r` on `conn` with the cached INSERT statement.
+fn insert_on(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
+    conn.prepare_cached(INSERT)?.execute(params![
+        r.ts_ms,
+        r.tool,
+        r.task,
+        r.requested_model,
+        r.served_model,
+        i64::try_from(r.tokens.prompt_tokens).unwrap_or(i64::MAX),
+        i64::try_from(r.tokens.completion_tokens).unwrap_or(i64::MAX),
+        i64::try_from(r.tokens.total_tokens).unwrap_or(i64::MAX),
+        text_of(r.cost_usd),
+        r.cost_source.map(|s| s.as_str()),
+        text_of(r.saved_usd),
+        i64::try_from(r.latency_ms).unwrap_or(i64::MAX),
+        r.outcome,
+        r.status,
+        r.error,
+        r.cached,
+        r.client,
+        r.session,
+        r.call_id,
+    ])?;
+    Ok(())
+}
+
+/// The writer thread: takes every row waiting (up to [`MAX_BATCH`]), commits them together,
+/// answers each waiter, and starts over; ends when every sender is gone.
+fn write_batches(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let outcomes = commit_batch(&mut conn, &batch);
+        drop(conn);
+        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
+            // The waiter may be gone (its call was cancelled); the row is committed anyway.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Commits `batch` in one transaction, or — when that fails, or for a single row — each row
+/// on its own; one outcome per row.
+fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<rusqlite::Result<()>> {
+    if batch.len() > 1 {
+        match commit_together(conn, batch) {
+            Ok(()) => return batch.iter().map(|_| Ok(())).collect(),
+            Err(e) => {
+                tracing::debug!(error = %e, rows = batch.len(), "ledger batch failed; row by row")
+            }
+        }
+    }
+    batch.iter().map(|(r, _)| insert_on(conn, r)).collect()
+}
+
+/// Inserts every row of `batch` in one transaction (nothing is committed if one fails).
+fn commit_together(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    for (r, _) in batch {
+        insert_on(&tx, r)?;
+    }
+    tx.commit()
 }
 
 #[cfg(test)]
@@ -503,6 +601,60 @@ mod tests {
             });
             assert_eq!(Store::open(&path).unwrap().count().unwrap(), 8);
         }
+    }
+
+    /// A trigger that refuses rows for the model `bad`, to make one insert of a batch fail.
+    fn refuse_bad_rows(store: &Store) {
+        store
+            .lock()
+            .execute_batch(
+                "CREATE TRIGGER refuse_bad BEFORE INSERT ON calls
+                 WHEN NEW.requested_model = 'bad' BEGIN SELECT RAISE(ABORT, 'bad row'); END;",
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_batch_with_a_bad_row_commits_every_other_row() {
+        let store = Store::in_memory().unwrap();
+        refuse_bad_rows(&store);
+        let mut bad = record(2, Some("0.2"));
+        bad.requested_model = "bad".into();
+        let batch: Vec<Job> = [record(1, Some("0.1")), bad, record(3, Some("0.3"))]
+            .into_iter()
+            .map(|r| (r, oneshot::channel().0))
+            .collect();
+        let outcomes = commit_batch(&mut store.lock(), &batch);
+        let ok: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, false, true]);
+        assert_eq!(store.count().unwrap(), 2);
+        assert_eq!(store.spent(0, None).unwrap().to_string(), "0.4");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_records_are_all_committed_before_they_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.db");
+        let store = Store::open(&path).unwrap();
+        refuse_bad_rows(&store);
+        let calls = (0..200i64).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut r = record(i, Some("0.01"));
+                if i == 7 {
+                    r.requested_model = "bad".into();
+                }
+                store.record(r).await
+            })
+        });
+        let outcomes = futures::future::join_all(calls).await;
+        for (i, o) in outcomes.into_iter().enumerate() {
+            assert_eq!(o.unwrap().is_ok(), i != 7, "row {i}");
+        }
+        // Another connection (as another process would) sees every committed row at once.
+        let other = Store::open(&path).unwrap();
+        assert_eq!(other.count().unwrap(), 199);
+        assert_eq!(other.spent(0, None).unwrap().to_string(), "1.99");
     }
 
     #[test]
