@@ -56,9 +56,11 @@ tokio::task_local! {
     static CONTEXT: Arc<CallContext>;
 }
 
-/// Runs `fut` with `ctx` as the current call context.
-pub async fn scope<F: Future>(ctx: CallContext, fut: F) -> F::Output {
-    CONTEXT.scope(Arc::new(ctx), fut).await
+/// Runs `fut` with `ctx` as the current call context. A plain function, not an `async fn`:
+/// an `async fn` that awaits a future it was given holds that future twice in its state,
+/// and tool-call futures are kilobytes.
+pub fn scope<F: Future>(ctx: CallContext, fut: F) -> impl Future<Output = F::Output> {
+    CONTEXT.scope(Arc::new(ctx), fut)
 }
 
 /// The current call context, if the caller is inside [`scope`].
