@@ -95,7 +95,7 @@ enum Command {
     /// Check the setup: key, gateway, models, balance, config. Each line says what to fix.
     Doctor(doctor::DoctorArgs),
 
-    /// What the calls cost: totals and a breakdown by model, tool, day or task from the
+    /// What the calls cost: totals and a breakdown by model, tool, day, task or provider from the
     /// usage ledger, and the gateway balance.
     Usage(usage::UsageArgs),
 }

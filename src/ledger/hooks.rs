@@ -124,6 +124,7 @@ async fn serve_hit(app: &App, mut answer: Answer, started: Instant) -> Answer {
     );
     let mut row = base_row(&answer.requested_model, answer.latency_ms);
     row.served_model = Some(answer.model.clone());
+    row.provider = Some(answer.provider.clone());
     row.cost_usd = Some(Decimal::ZERO);
     row.cost_source = Some(CostSource::Cache);
     row.saved_usd = saved;
@@ -141,8 +142,17 @@ pub async fn record_attempt(
     latency_ms: u64,
 ) {
     let mut row = base_row(model, latency_ms);
+    row.provider = Some(
+        app.providers
+            .resolve_now(model)
+            .0
+            .upstream
+            .name()
+            .to_owned(),
+    );
     match result {
         Ok(a) => {
+            row.provider = Some(a.provider.clone());
             row.served_model = Some(a.model.clone());
             row.tokens = a.usage;
             row.cost_usd = a.cost_exact;
@@ -180,6 +190,7 @@ fn base_row(model: &str, latency_ms: u64) -> Record {
         client: ctx.as_ref().and_then(|c| c.client.clone()),
         session: ctx.as_ref().and_then(|c| c.session.clone()),
         call_id: ctx.as_ref().map(|c| c.call_id.clone()),
+        provider: None,
     }
 }
 

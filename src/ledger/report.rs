@@ -1,4 +1,4 @@
-//! Usage reports over the ledger: totals and a breakdown (by model, tool, day or task) for a
+//! Usage reports over the ledger: totals and a breakdown (by model, tool, day, task or provider) for a
 //! period, with the gateway's credit balance and the budgets, rendered as a table, CSV or
 //! JSON. The `usage` tool and the `llm-router usage` CLI both use it:
 //!

@@ -62,6 +62,8 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX calls_ts ON calls (ts_ms);
     CREATE INDEX calls_session ON calls (session, ts_ms);",
+    // 2: which provider each attempt went to (rows from before it: the gateway, `aisa`).
+    "ALTER TABLE calls ADD COLUMN provider TEXT;",
 ];
 
 /// One ledger row: an upstream attempt or a cache hit.
@@ -94,6 +96,8 @@ pub struct Record {
     pub session: Option<String>,
     /// Groups the attempts of one tool call.
     pub call_id: Option<String>,
+    /// The provider the attempt went to (`None` on rows written before providers existed).
+    pub provider: Option<String>,
 }
 
 /// Running sums for [`Store::spent`]: `(since, session)` → (last row id counted, sum).
@@ -106,8 +110,9 @@ const MAX_BATCH: usize = 256;
 /// The one INSERT (prepared once per connection, then taken from its statement cache).
 const INSERT: &str = "INSERT INTO calls (ts_ms, tool, task, requested_model, served_model,
     prompt_tokens, completion_tokens, total_tokens, cost_usd, cost_source, saved_usd,
-    latency_ms, outcome, status, error, cached, client, session, call_id)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+    latency_ms, outcome, status, error, cached, client, session, call_id, provider)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+    ?20)";
 
 /// A row for the writer thread, and where to send the outcome of its commit.
 type Job = (Record, oneshot::Sender<rusqlite::Result<()>>);
@@ -299,7 +304,7 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT ts_ms, tool, task, requested_model, served_model, prompt_tokens,
                 completion_tokens, total_tokens, cost_usd, cost_source, saved_usd, latency_ms,
-                outcome, status, error, cached, client, session, call_id
+                outcome, status, error, cached, client, session, call_id, provider
              FROM calls WHERE ts_ms >= ?1 AND ts_ms < ?2 ORDER BY ts_ms, id",
         )?;
         let rows = stmt.query_map(params![since_ms, until_ms], |row| {
@@ -329,6 +334,7 @@ impl Store {
                 client: row.get(16)?,
                 session: row.get(17)?,
                 call_id: row.get(18)?,
+                provider: row.get(19)?,
             })
         })?;
         rows.collect()
@@ -429,6 +435,7 @@ fn insert_on(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
         r.client,
         r.session,
         r.call_id,
+        r.provider,
     ])?;
     Ok(())
 }
@@ -504,6 +511,7 @@ mod tests {
             client: Some("test 1.0".into()),
             session: Some("s1".into()),
             call_id: Some("c1".into()),
+            provider: None,
         }
     }
 
@@ -655,6 +663,33 @@ mod tests {
         let other = Store::open(&path).unwrap();
         assert_eq!(other.count().unwrap(), 199);
         assert_eq!(other.spent(0, None).unwrap().to_string(), "1.99");
+    }
+
+    #[test]
+    fn a_version_1_file_is_migrated_and_its_rows_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("usage.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.pragma_update(None, "user_version", 1).unwrap();
+            conn.execute(
+                "INSERT INTO calls (ts_ms, tool, requested_model, outcome, cost_usd)
+                 VALUES (5, 'chat', 'gpt-4.1', 'ok', '0.25')",
+                [],
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let mut with_provider = record(6, Some("0.5"));
+        with_provider.provider = Some("local".into());
+        store.insert(&with_provider).unwrap();
+        let rows = store.rows(0, 10).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].provider, None, "an old row has no provider");
+        assert_eq!(rows[0].cost_usd.unwrap().to_string(), "0.25");
+        assert_eq!(rows[1].provider.as_deref(), Some("local"));
     }
 
     #[test]

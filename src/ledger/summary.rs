@@ -23,7 +23,7 @@ use crate::upstream::credits::dollars;
 pub const DEFAULT_SINCE: &str = "30d";
 
 /// How to break the totals down: by the model that served (or, for failures, was asked),
-/// the tool, the UTC day, or the `route_by_task` task (`-` for other tools).
+/// the tool, the UTC day, the `route_by_task` task (`-` for other tools), or the provider.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum By {
@@ -33,6 +33,7 @@ pub enum By {
     Tool,
     Day,
     Task,
+    Provider,
 }
 
 impl By {
@@ -42,6 +43,7 @@ impl By {
             By::Tool => "tool",
             By::Day => "day",
             By::Task => "task",
+            By::Provider => "provider",
         }
     }
 
@@ -54,6 +56,10 @@ impl By {
             By::Tool => r.tool.clone(),
             By::Day => period::date(r.ts_ms),
             By::Task => r.task.clone().unwrap_or_else(|| "-".to_owned()),
+            By::Provider => r
+                .provider
+                .clone()
+                .unwrap_or_else(|| crate::upstream::GATEWAY.to_owned()),
         }
     }
 }
@@ -67,8 +73,9 @@ impl std::str::FromStr for By {
             "tool" => Ok(By::Tool),
             "day" => Ok(By::Day),
             "task" => Ok(By::Task),
+            "provider" => Ok(By::Provider),
             other => Err(invalid(format!(
-                "by: '{other}' is not a breakdown; give model, tool, day or task"
+                "by: '{other}' is not a breakdown; give model, tool, day, task or provider"
             ))),
         }
     }
@@ -393,6 +400,7 @@ pub(crate) mod tests {
             client: None,
             session: None,
             call_id: None,
+            provider: None,
         }
     }
 
@@ -464,6 +472,9 @@ pub(crate) mod tests {
         let e = Query::parse(Some("a week"), None, None).unwrap_err();
         assert!(e.to_string().contains("since: 'a week'"), "{e}");
         let e = Query::parse(None, None, Some("vendor")).unwrap_err();
-        assert!(e.to_string().contains("model, tool, day or task"), "{e}");
+        assert!(
+            e.to_string().contains("model, tool, day, task or provider"),
+            "{e}"
+        );
     }
 }

@@ -1,5 +1,5 @@
 //! `usage`: what llm-router has spent — calls, tokens, cost, errors and cache savings for a
-//! period, broken down by model, tool, day or task — with the gateway's credit balance and
+//! period, broken down by model, tool, day, task or provider — with the gateway's credit balance and
 //! the budgets. It reads the usage ledger ([`crate::ledger::report`]); no model is called.
 
 use schemars::JsonSchema;

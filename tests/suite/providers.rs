@@ -136,6 +136,25 @@ async fn chat_goes_to_the_provider_that_serves_the_model_and_says_which() {
     for r in s.local.chat_requests() {
         assert_eq!(r.authorization(), Some(&*format!("Bearer {LOCAL_KEY}")));
     }
+    // The ledger knows where each call went.
+    let usage = expect_ok(
+        &s.server
+            .call("usage", json!({"since": "today", "by": "provider"}))
+            .await,
+    );
+    let groups: Vec<(String, u64)> = usage["groups"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{usage}"))
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().unwrap().to_owned(),
+                g["calls"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(groups.contains(&("local".into(), 4)), "{usage}");
+    assert!(groups.contains(&("aisa".into(), 1)), "{usage}");
     let log = s.server.shutdown().await;
     assert!(!log.contains(LOCAL_KEY), "the local key was logged");
 }
