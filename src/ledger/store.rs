@@ -8,11 +8,10 @@
 //! the tool call that caused it returns; with `synchronous = NORMAL` a commit survives the
 //! process being killed (it is in the WAL file), though not necessarily a power cut.
 //!
-//! Calls record their rows through [`Store::record`], which hands the row to one writer
-//! thread per store and waits for its commit. The writer commits every row that arrived
-//! while it was busy in one transaction (group commit), then answers each waiter: under load
+//! Calls record their rows through [`Store::record`], which hands the row to the store's
+//! writer thread (the `writer` submodule: group commit) and waits for its commit: under load
 //! one commit (locks, WAL frames, index pages) serves many calls, and no call waits for a
-//! timer. A failed batch is retried row by row, so one bad row costs no other row.
+//! timer.
 //!
 //! Money is stored as decimal TEXT and summed in Rust with [`Decimal`], never as a float.
 //! The schema is versioned with `PRAGMA user_version`; [`MIGRATIONS`] brings any older file
@@ -31,6 +30,9 @@ use rust_decimal::Decimal;
 use tokio::sync::oneshot;
 
 use crate::ledger::{CostSource, Tokens};
+use writer::Job;
+
+mod writer;
 
 /// How long a writer waits for another process's lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,8 +106,6 @@ pub struct Record {
 type Sums = HashMap<(i64, Option<String>), (i64, Decimal)>;
 /// Running sums kept at most (one per budget period and session); then they start over.
 const MAX_SUMS: usize = 1024;
-/// The most rows the writer commits in one transaction.
-const MAX_BATCH: usize = 256;
 
 /// The one INSERT (prepared once per connection, then taken from its statement cache).
 const INSERT: &str = "INSERT INTO calls (ts_ms, tool, task, requested_model, served_model,
@@ -113,9 +113,6 @@ const INSERT: &str = "INSERT INTO calls (ts_ms, tool, task, requested_model, ser
     latency_ms, outcome, status, error, cached, client, session, call_id, provider)
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
     ?20)";
-
-/// A row for the writer thread, and where to send the outcome of its commit.
-type Job = (Record, oneshot::Sender<rusqlite::Result<()>>);
 
 /// A handle on the ledger database; cheap to clone, safe to share between tasks.
 #[derive(Debug, Clone)]
@@ -270,7 +267,7 @@ impl Store {
     /// Appends one row through the writer thread and returns once it is committed (possibly
     /// in one transaction with the rows of concurrent calls).
     pub async fn record(&self, r: Record) -> rusqlite::Result<()> {
-        let Some(queue) = self.writer.get_or_init(|| self.start_writer()) else {
+        let Some(queue) = self.writer.get_or_init(|| writer::start(self.conn.clone())) else {
             return self.blocking(move |s| s.insert(&r)).await;
         };
         let (reply, committed) = oneshot::channel();
@@ -280,22 +277,6 @@ impl Store {
         committed
             .await
             .unwrap_or_else(|_| Err(task_failed("the ledger writer stopped")))
-    }
-
-    /// Starts the writer thread; `None` (logged) when the thread cannot be started.
-    fn start_writer(&self) -> Option<mpsc::Sender<Job>> {
-        let (queue, jobs) = mpsc::channel();
-        let conn = self.conn.clone();
-        let started = std::thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || write_batches(&conn, &jobs));
-        match started {
-            Ok(_) => Some(queue),
-            Err(e) => {
-                tracing::warn!(error = %e, "no ledger writer thread; rows are written one by one");
-                None
-            }
-        }
     }
 
     /// Every row with `since_ms <= ts_ms < until_ms`, oldest first.
@@ -438,50 +419,6 @@ fn insert_on(conn: &Connection, r: &Record) -> rusqlite::Result<()> {
         r.provider,
     ])?;
     Ok(())
-}
-
-/// The writer thread: takes every row waiting (up to [`MAX_BATCH`]), commits them together,
-/// answers each waiter, and starts over; ends when every sender is gone.
-fn write_batches(conn: &Mutex<Connection>, jobs: &mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-        let outcomes = commit_batch(&mut conn, &batch);
-        drop(conn);
-        for ((_, reply), outcome) in batch.into_iter().zip(outcomes) {
-            // The waiter may be gone (its call was cancelled); the row is committed anyway.
-            let _ = reply.send(outcome);
-        }
-    }
-}
-
-/// Commits `batch` in one transaction, or — when that fails, or for a single row — each row
-/// on its own; one outcome per row.
-fn commit_batch(conn: &mut Connection, batch: &[Job]) -> Vec<rusqlite::Result<()>> {
-    if batch.len() > 1 {
-        match commit_together(conn, batch) {
-            Ok(()) => return batch.iter().map(|_| Ok(())).collect(),
-            Err(e) => {
-                tracing::debug!(error = %e, rows = batch.len(), "ledger batch failed; row by row")
-            }
-        }
-    }
-    batch.iter().map(|(r, _)| insert_on(conn, r)).collect()
-}
-
-/// Inserts every row of `batch` in one transaction (nothing is committed if one fails).
-fn commit_together(conn: &mut Connection, batch: &[Job]) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for (r, _) in batch {
-        insert_on(&tx, r)?;
-    }
-    tx.commit()
 }
 
 #[cfg(test)]
@@ -632,7 +569,7 @@ mod tests {
             .into_iter()
             .map(|r| (r, oneshot::channel().0))
             .collect();
-        let outcomes = commit_batch(&mut store.lock(), &batch);
+        let outcomes = writer::commit_batch(&mut store.lock(), &batch);
         let ok: Vec<bool> = outcomes.iter().map(Result::is_ok).collect();
         assert_eq!(ok, [true, false, true]);
         assert_eq!(store.count().unwrap(), 2);
