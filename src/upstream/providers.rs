@@ -161,7 +161,7 @@ impl Providers {
             if p.serves.listed(name) {
                 return (p, name);
             }
-            if p.serves.discover && p.discover().await.iter().any(|id| id == name) {
+            if p.serves.discover && p.lists(name).await {
                 return (p, name);
             }
         }
@@ -191,19 +191,32 @@ impl Provider {
         Some(ids.as_ref()?.iter().any(|id| id == model))
     }
 
+    /// Whether the provider's own model list has `model`, fetching the list when it is
+    /// missing or stale (on the hot path: no copy of the list).
+    async fn lists(&self, model: &str) -> bool {
+        if let Some(fresh) = self.fresh(|ids| ids.iter().any(|id| id == model)) {
+            return fresh;
+        }
+        self.discover().await.iter().any(|id| id == model)
+    }
+
+    /// `f` of the discovered list when it is fresh (a failed fetch counts as an empty list
+    /// until it is retried); `None` when it is missing or stale.
+    fn fresh<T>(&self, f: impl FnOnce(&[String]) -> T) -> Option<T> {
+        let guard = self.live.read().ok()?;
+        let (at, ids) = guard.as_ref()?;
+        let age = Instant::now().duration_since(*at);
+        match ids {
+            Some(ids) if age < DISCOVERY_TTL => Some(f(ids)),
+            None if age < DISCOVERY_RETRY => Some(f(&[])),
+            _ => None,
+        }
+    }
+
     /// The provider's model list, fetched when it is missing or stale.
     pub async fn discover(&self) -> Vec<String> {
-        let now = Instant::now();
-        if let Ok(guard) = self.live.read()
-            && let Some((at, ids)) = guard.as_ref()
-        {
-            let fresh = match ids {
-                Some(_) => now.duration_since(*at) < DISCOVERY_TTL,
-                None => now.duration_since(*at) < DISCOVERY_RETRY,
-            };
-            if fresh {
-                return ids.clone().unwrap_or_default();
-            }
+        if let Some(ids) = self.fresh(<[String]>::to_vec) {
+            return ids;
         }
         let fetched = tokio::time::timeout(DISCOVERY_TIMEOUT, self.upstream.list_models()).await;
         let ids = match fetched {
