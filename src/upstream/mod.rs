@@ -185,15 +185,6 @@ impl ProviderSpec {
 }
 
 impl Upstream {
-    /// The client to the default provider (the AIsa gateway, or `AISA_BASE_URL`), from the
-    /// checked configuration, with its own pooled HTTP client.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        Ok(Self::with_client(
-            http_client(config)?,
-            ProviderSpec::gateway(config),
-        ))
-    }
-
     /// The client to one provider, on a shared pooled HTTP client.
     pub fn with_client(http: reqwest::Client, spec: ProviderSpec) -> Self {
         Self {
