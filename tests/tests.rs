@@ -11,6 +11,9 @@ mod util;
 #[path = "suite/fake_upstream.rs"]
 mod fake_upstream;
 
+#[path = "suite/raw.rs"]
+mod raw;
+
 #[path = "suite/chat.rs"]
 mod chat;
 

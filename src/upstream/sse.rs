@@ -405,3 +405,6 @@ impl StreamParser {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+pub(crate) mod testing;

@@ -7,11 +7,10 @@
 //! a note per image block it saw), a call of the first tool when tools are offered and the
 //! last turn holds no tool result, and the API's error bodies for `status-400`/`status-429`.
 //! Asked to stream, it sends the same answer as Messages events. The server is driven over
-//! stdio by a raw JSON-RPC client, so a call streams (with `_meta.progressToken`) or not.
+//! stdio by the raw JSON-RPC client ([`crate::raw`]), so a call streams (with
+//! `_meta.progressToken`) or not.
 
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -21,10 +20,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
 
 use crate::fake_upstream::FakeUpstream;
+use crate::raw::Raw;
 use crate::util::{AISA_PRICES, TINY_PNG, assert_close, assert_mentions};
 
 /// The provider's key: not the gateway's, and recognisable in a leak.
@@ -32,7 +30,6 @@ const ANTH_KEY: &str = "sk-ant-test-SECRET-9876543210";
 /// The catalog model the config assigns to the provider.
 const MODEL: &str = "claude-sonnet-4-5-20250929";
 const PROVIDER: &str = "claude-direct";
-const DEADLINE: Duration = Duration::from_secs(60);
 
 // ---------------------------------------------------------------- the fake Messages API
 
@@ -277,69 +274,23 @@ fn stream_events(message: &Value) -> String {
     out
 }
 
-// ---------------------------------------------------------------- the server, raw stdio
+// ---------------------------------------------------------------- the server
 
-struct Raw {
-    _child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: mpsc::UnboundedReceiver<Value>,
-    log: Arc<Mutex<String>>,
-    next_id: u64,
-    _home: tempfile::TempDir,
-    _dir: tempfile::TempDir,
+/// `llm-router serve` with a config that declares the anthropic provider at `fake`; the
+/// gateway is `gateway` (which must see no chat request).
+async fn start(gateway: &FakeUpstream, fake: &FakeAnthropic) -> Raw {
+    start_with_key(gateway, fake, ANTH_KEY).await
 }
 
-/// A call's progress notifications and its result.
-struct Exchange {
-    progress: Vec<Value>,
-    result: Value,
-}
-
-impl Exchange {
-    fn ok(&self) -> &Value {
-        assert_ne!(
-            self.result["isError"], true,
-            "tool failed: {:#}",
-            self.result
-        );
-        &self.result["structuredContent"]
-    }
-
-    fn error_text(&self) -> String {
-        assert_eq!(
-            self.result["isError"], true,
-            "expected an error: {:#}",
-            self.result
-        );
-        self.result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn streamed_text(&self) -> String {
-        self.progress
-            .iter()
-            .filter_map(|p| p["message"].as_str())
-            .collect()
-    }
-}
-
-impl Raw {
-    /// `llm-router serve` with a config that declares the anthropic provider at `fake`; the
-    /// gateway is `gateway` (which must see no chat request).
-    async fn start(gateway: &FakeUpstream, fake: &FakeAnthropic) -> Raw {
-        Self::start_with_key(gateway, fake, ANTH_KEY).await
-    }
-
-    /// As [`Raw::start`], the provider's key variable set to `key`.
-    async fn start_with_key(gateway: &FakeUpstream, fake: &FakeAnthropic, key: &str) -> Raw {
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("config.toml");
-        std::fs::write(
-            &config,
-            format!(
-                r#"
+/// As [`start`], the provider's key variable set to `key`.
+async fn start_with_key(gateway: &FakeUpstream, fake: &FakeAnthropic, key: &str) -> Raw {
+    let envs = [("ANTHROPIC_TEST_KEY", key), ("RUST_LOG", "debug")];
+    let (mut cmd, home) = crate::http::serve_command(gateway, &[], &envs);
+    let config = home.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
 [[providers]]
 name = "{PROVIDER}"
 base_url = "{}"
@@ -351,111 +302,12 @@ models = ["status-*"]
 id = "{MODEL}"
 provider = "{PROVIDER}"
 "#,
-                fake.base_url
-            ),
-        )
-        .unwrap();
-        let envs = [
-            ("ANTHROPIC_TEST_KEY", key),
-            ("LLM_ROUTER_CONFIG", config.to_str().unwrap()),
-            ("RUST_LOG", "debug"),
-        ];
-        let (mut cmd, home) = crate::http::serve_command(gateway, &[], &envs);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn llm-router serve");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut raw = Raw {
-            _child: child,
-            stdin,
-            lines,
-            log,
-            next_id: 1,
-            _home: home,
-            _dir: dir,
-        };
-        raw.send(
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-            "protocolVersion": "2025-06-18", "capabilities": {},
-            "clientInfo": {"name": "anthropic-provider-test", "version": "0"}}}),
-        )
-        .await;
-        let init = raw.next().await;
-        assert_eq!(init["id"], 0, "{init:#}");
-        raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        raw
-    }
-
-    async fn send(&mut self, msg: Value) {
-        let mut line = serde_json::to_vec(&msg).unwrap();
-        line.push(b'\n');
-        self.stdin.write_all(&line).await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    async fn next(&mut self) -> Value {
-        match tokio::time::timeout(DEADLINE, self.lines.recv()).await {
-            Ok(Some(v)) => v,
-            _ => panic!("no message from the server\n--- stderr ---\n{}", self.log()),
-        }
-    }
-
-    /// A `tools/call`, streamed when `token` is set; its progress and result.
-    async fn call(&mut self, tool: &str, args: Value, token: Option<&str>) -> Exchange {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut params = json!({"name": tool, "arguments": args});
-        if let Some(token) = token {
-            params["_meta"] = json!({"progressToken": token});
-        }
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
-            .await;
-        let mut progress = Vec::new();
-        loop {
-            let msg = self.next().await;
-            if msg["method"] == "notifications/progress" {
-                progress.push(msg["params"].clone());
-            } else if msg["id"] == id {
-                assert!(msg.get("error").is_none(), "protocol error: {msg:#}");
-                return Exchange {
-                    progress,
-                    result: msg["result"].clone(),
-                };
-            }
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
+            fake.base_url
+        ),
+    )
+    .unwrap();
+    cmd.env("LLM_ROUTER_CONFIG", &config);
+    Raw::start(cmd, home).await
 }
 
 fn catalog_cost() -> f64 {
@@ -479,7 +331,7 @@ fn assert_served_by_the_provider(v: &Value) {
 async fn setup() -> (FakeUpstream, FakeAnthropic, Raw) {
     let gateway = FakeUpstream::start().await;
     let fake = FakeAnthropic::start().await;
-    let raw = Raw::start(&gateway, &fake).await;
+    let raw = start(&gateway, &fake).await;
     (gateway, fake, raw)
 }
 
@@ -498,7 +350,7 @@ async fn chat_round_trips_through_the_anthropic_provider_whole_and_streamed() {
             None,
         )
         .await;
-    let v = x.ok();
+    let v = x.structured();
     assert_eq!(v["content"], "echo: Bonjour, 世界", "{v:#}");
     assert_eq!(v["finish_reason"], "stop", "{v:#}");
     assert_served_by_the_provider(v);
@@ -522,11 +374,13 @@ async fn chat_round_trips_through_the_anthropic_provider_whole_and_streamed() {
             Some("tok-a"),
         )
         .await;
-    let v = x.ok();
+    let v = x.structured();
     assert_eq!(v["content"], "echo: stream this, please", "{v:#}");
     assert_eq!(x.streamed_text(), "echo: stream this, please");
     assert!(
-        x.progress.iter().all(|p| p["progressToken"] == "tok-a"),
+        x.progress
+            .iter()
+            .all(|(_, p)| p["progressToken"] == "tok-a"),
         "{:#?}",
         x.progress
     );
@@ -560,7 +414,7 @@ async fn vision_sends_inline_and_url_images_as_image_blocks() {
             Some("v"),
         )
         .await;
-    let v = x.ok();
+    let v = x.structured();
     assert_eq!(
         v["content"],
         format!(
@@ -590,7 +444,7 @@ async fn a_tool_call_round_trips() {
                 token,
             )
             .await;
-        let v = x.ok();
+        let v = x.structured();
         assert_eq!(v["finish_reason"], "tool_calls", "{v:#}");
         assert_eq!(
             v["tool_calls"],
@@ -620,7 +474,7 @@ async fn a_tool_call_round_trips() {
             Some("t2"),
         )
         .await;
-    let v = x.ok();
+    let v = x.structured();
     assert_eq!(v["content"], "It is 18°C in Paris.", "{v:#}");
     assert_eq!(v["finish_reason"], "stop");
     let body = fake.last_body();
@@ -662,7 +516,7 @@ async fn a_wrong_key_is_refused_with_the_providers_message_and_never_shown() {
     let gateway = FakeUpstream::start().await;
     let fake = FakeAnthropic::start().await;
     let wrong = "sk-ant-WRONG-key-000111";
-    let mut raw = Raw::start_with_key(&gateway, &fake, wrong).await;
+    let mut raw = start_with_key(&gateway, &fake, wrong).await;
     let x = raw
         .call("chat", json!({"model": MODEL, "prompt": "z"}), None)
         .await;

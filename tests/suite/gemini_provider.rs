@@ -3,13 +3,11 @@
 //! `models/{model}:generateContent`, `:streamGenerateContent?alt=sse`, the `x-goog-api-key`
 //! header, `{"error":{"code","message","status"}}` bodies).
 //!
-//! The server is driven over stdio by a raw JSON-RPC client, so each call decides whether it
-//! carries a progress token (with one, the answer is streamed from upstream).
+//! The server is driven over stdio by the raw JSON-RPC client ([`crate::raw`]), so each call
+//! decides whether it carries a progress token (with one, the answer is streamed from upstream).
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -19,14 +17,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
 
+use crate::raw::Raw;
 use crate::util::{KEY, TINY_PNG, assert_close, assert_mentions, closed_port};
 
 /// The provider's key. Recognisable so a leak is easy to spot.
 const GKEY: &str = "AIza-test-GEMINI-SECRET-4242";
-const DEADLINE: Duration = Duration::from_secs(60);
 
 /// One request the fake saw.
 #[derive(Debug, Clone)]
@@ -238,54 +234,6 @@ fn reply(body: &Value) -> Vec<Value> {
     vec![json!({"text": format!("Gemini heard: {said}")})]
 }
 
-/// `llm-router serve` over stdio, spoken to line by line.
-struct Raw {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    lines: mpsc::UnboundedReceiver<Value>,
-    log: Arc<Mutex<String>>,
-    next_id: u64,
-    /// Every result, for the leak check.
-    results: Vec<Value>,
-    _home: tempfile::TempDir,
-}
-
-/// One `tools/call`: the progress notifications before its result, and the result.
-struct Exchange {
-    progress: Vec<Value>,
-    result: Value,
-}
-
-impl Exchange {
-    fn ok(&self) -> &Value {
-        assert_ne!(
-            self.result["isError"], true,
-            "tool failed: {:#}",
-            self.result
-        );
-        &self.result["structuredContent"]
-    }
-
-    fn error(&self) -> String {
-        assert_eq!(
-            self.result["isError"], true,
-            "expected an error: {:#}",
-            self.result
-        );
-        self.result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    fn streamed_text(&self) -> String {
-        self.progress
-            .iter()
-            .filter_map(|p| p["message"].as_str())
-            .collect()
-    }
-}
-
 fn config(dir: &Path, fake: &FakeGemini) -> String {
     let text = format!(
         r#"
@@ -315,151 +263,48 @@ provider = "gem"
     path.to_string_lossy().into_owned()
 }
 
-impl Raw {
-    async fn start(fake: &FakeGemini, key: &str) -> Raw {
-        let home = tempfile::tempdir().unwrap();
-        let config = config(home.path(), fake);
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"));
-        cmd.arg("serve").env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        cmd.env("HOME", home.path())
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("RUST_LOG", "debug")
-            // The gateway is nowhere: every call here must go to the gemini provider.
-            .env(
-                "AISA_BASE_URL",
-                format!("http://127.0.0.1:{}/v1", closed_port()),
-            )
-            .env("AISA_API_KEY", KEY)
-            .env("GEMINI_TEST_KEY", key)
-            .env("LLM_ROUTER_CONFIG", &config)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().expect("spawn llm-router serve");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut raw = Raw {
-            child,
-            stdin,
-            lines,
-            log,
-            next_id: 1,
-            results: Vec::new(),
-            _home: home,
-        };
-        raw.send(
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18", "capabilities": {},
-                "clientInfo": {"name": "gemini-provider-test", "version": "0"}
-            }}),
+/// `llm-router serve` with the gemini provider at `fake`, its key variable set to `key`.
+async fn start(fake: &FakeGemini, key: &str) -> Raw {
+    let home = tempfile::tempdir().unwrap();
+    let config = config(home.path(), fake);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_llm-router"));
+    cmd.arg("serve").env_clear();
+    if let Some(path) = std::env::var_os("PATH") {
+        cmd.env("PATH", path);
+    }
+    cmd.env("HOME", home.path())
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("RUST_LOG", "debug")
+        // The gateway is nowhere: every call here must go to the gemini provider.
+        .env(
+            "AISA_BASE_URL",
+            format!("http://127.0.0.1:{}/v1", closed_port()),
         )
-        .await;
-        let init = raw.next().await;
-        assert_eq!(init["id"], 0, "{init:#}");
-        raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        raw
-    }
+        .env("AISA_API_KEY", KEY)
+        .env("GEMINI_TEST_KEY", key)
+        .env("LLM_ROUTER_CONFIG", &config);
+    Raw::start(cmd, home).await
+}
 
-    async fn send(&mut self, msg: Value) {
-        let mut line = serde_json::to_vec(&msg).unwrap();
-        line.push(b'\n');
-        self.stdin.write_all(&line).await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    async fn next(&mut self) -> Value {
-        match tokio::time::timeout(DEADLINE, self.lines.recv()).await {
-            Ok(Some(v)) => v,
-            Ok(None) => panic!("server closed stdout\n--- stderr ---\n{}", self.log()),
-            Err(_) => panic!(
-                "no message within {DEADLINE:?}\n--- stderr ---\n{}",
-                self.log()
-            ),
-        }
-    }
-
-    /// A `tools/call`, with `_meta.progressToken` when `token` is set.
-    async fn call(&mut self, tool: &str, args: Value, token: Option<&str>) -> Exchange {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut params = json!({"name": tool, "arguments": args});
-        if let Some(token) = token {
-            params["_meta"] = json!({"progressToken": token});
-        }
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
-            .await;
-        let mut progress = Vec::new();
-        loop {
-            let msg = self.next().await;
-            if msg["method"] == "notifications/progress" {
-                progress.push(msg["params"].clone());
-            } else if msg["id"] == id {
-                assert!(msg.get("error").is_none(), "protocol error: {msg:#}");
-                self.results.push(msg["result"].clone());
-                return Exchange {
-                    progress,
-                    result: msg["result"].clone(),
-                };
-            }
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Ends the server and checks the key never appeared in any result or in its log.
-    async fn finish(mut self) {
-        drop(self.stdin);
-        let _ = tokio::time::timeout(DEADLINE, self.child.wait()).await;
-        let log = self.log.lock().unwrap().clone();
+/// Ends the server and checks the key never appeared in any result or in its log.
+async fn finish(raw: Raw) {
+    for r in raw.results() {
         assert!(
-            !log.contains(GKEY),
-            "the provider key is in the log:\n{log}"
+            !r.to_string().contains(GKEY),
+            "the provider key is in a result: {r:#}"
         );
-        for r in &self.results {
-            assert!(
-                !r.to_string().contains(GKEY),
-                "the provider key is in a result: {r:#}"
-            );
-        }
     }
+    let log = raw.finish().await;
+    assert!(
+        !log.contains(GKEY),
+        "the provider key is in the log:\n{log}"
+    );
 }
 
 #[tokio::test]
 async fn chat_round_trips_through_a_gemini_provider_with_its_cost() {
     let fake = FakeGemini::start().await;
-    let mut raw = Raw::start(&fake, GKEY).await;
+    let mut raw = start(&fake, GKEY).await;
     let x = raw
         .call(
             "chat",
@@ -467,7 +312,7 @@ async fn chat_round_trips_through_a_gemini_provider_with_its_cost() {
             None,
         )
         .await;
-    let v = x.ok().clone();
+    let v = x.structured().clone();
     assert_eq!(v["content"], "Gemini heard: hello there", "{v:#}");
     assert_eq!(v["provider"], "gem", "{v:#}");
     assert_eq!(v["finish_reason"], "stop", "{v:#}");
@@ -497,13 +342,13 @@ async fn chat_round_trips_through_a_gemini_provider_with_its_cost() {
         json!([{"role": "user", "parts": [{"text": "hello there"}]}])
     );
     assert_eq!(seen.body["generationConfig"]["temperature"], 0.3);
-    raw.finish().await;
+    finish(raw).await;
 }
 
 #[tokio::test]
 async fn a_gemini_answer_streams_as_progress() {
     let fake = FakeGemini::start().await;
-    let mut raw = Raw::start(&fake, GKEY).await;
+    let mut raw = start(&fake, GKEY).await;
     let x = raw
         .call(
             "chat",
@@ -511,7 +356,7 @@ async fn a_gemini_answer_streams_as_progress() {
             Some("g-1"),
         )
         .await;
-    let v = x.ok().clone();
+    let v = x.structured().clone();
     assert_eq!(v["content"], "Gemini heard: stream me a reply", "{v:#}");
     assert_eq!(v["provider"], "gem", "{v:#}");
     assert!(!x.progress.is_empty(), "a streamed call reports progress");
@@ -523,13 +368,13 @@ async fn a_gemini_answer_streams_as_progress() {
         fake.only().uri,
         "/v1beta/models/gemini-test:streamGenerateContent?alt=sse"
     );
-    raw.finish().await;
+    finish(raw).await;
 }
 
 #[tokio::test]
 async fn vision_sends_an_image_inline_to_gemini() {
     let fake = FakeGemini::start().await;
-    let mut raw = Raw::start(&fake, GKEY).await;
+    let mut raw = start(&fake, GKEY).await;
     let uri = format!(
         "data:image/png;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(TINY_PNG)
@@ -541,7 +386,7 @@ async fn vision_sends_an_image_inline_to_gemini() {
             None,
         )
         .await;
-    let v = x.ok().clone();
+    let v = x.structured().clone();
     assert_eq!(
         v["content"],
         format!("I see a image/png of {} bytes", TINY_PNG.len()),
@@ -551,13 +396,13 @@ async fn vision_sends_an_image_inline_to_gemini() {
     let parts = fake.only().body["contents"][0]["parts"].clone();
     assert_eq!(parts[0], json!({"text": "What is it?"}));
     assert_eq!(parts[1]["inline_data"]["mime_type"], "image/png");
-    raw.finish().await;
+    finish(raw).await;
 }
 
 #[tokio::test]
 async fn a_tool_call_round_trips_through_gemini() {
     let fake = FakeGemini::start().await;
-    let mut raw = Raw::start(&fake, GKEY).await;
+    let mut raw = start(&fake, GKEY).await;
     let tools = json!([{"type": "function", "function": {
         "name": "get_weather", "description": "Weather for a city",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -569,7 +414,7 @@ async fn a_tool_call_round_trips_through_gemini() {
             None,
         )
         .await;
-    let v = first.ok().clone();
+    let v = first.structured().clone();
     assert_eq!(v["finish_reason"], "tool_calls", "{v:#}");
     let calls = v["tool_calls"].as_array().cloned().unwrap_or_default();
     assert_eq!(
@@ -600,7 +445,7 @@ async fn a_tool_call_round_trips_through_gemini() {
             Some("g-2"),
         )
         .await;
-    let v = second.ok().clone();
+    let v = second.structured().clone();
     assert_eq!(v["content"], "get_weather said {\"temp_c\":21}", "{v:#}");
     let seen = fake.seen();
     assert_eq!(seen.len(), 2);
@@ -612,13 +457,13 @@ async fn a_tool_call_round_trips_through_gemini() {
             {"role": "user", "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 21}}}]}
         ])
     );
-    raw.finish().await;
+    finish(raw).await;
 }
 
 #[tokio::test]
 async fn gemini_errors_are_clear_and_never_carry_the_key() {
     let fake = FakeGemini::start().await;
-    let mut raw = Raw::start(&fake, GKEY).await;
+    let mut raw = start(&fake, GKEY).await;
     let busy = raw
         .call(
             "chat",
@@ -626,7 +471,7 @@ async fn gemini_errors_are_clear_and_never_carry_the_key() {
             None,
         )
         .await
-        .error();
+        .error_text();
     assert_mentions(
         &busy,
         &["Resource has been exhausted", "RESOURCE_EXHAUSTED"],
@@ -638,7 +483,7 @@ async fn gemini_errors_are_clear_and_never_carry_the_key() {
             Some("g-3"),
         )
         .await
-        .error();
+        .error_text();
     assert_mentions(
         &leaky,
         &[
@@ -647,10 +492,10 @@ async fn gemini_errors_are_clear_and_never_carry_the_key() {
             "[redacted]",
         ],
     );
-    raw.finish().await;
+    finish(raw).await;
 
     // A wrong key: Google's own refusal, in its words.
-    let mut raw = Raw::start(&fake, "AIza-wrong-key").await;
+    let mut raw = start(&fake, "AIza-wrong-key").await;
     let wrong = raw
         .call(
             "chat",
@@ -658,10 +503,10 @@ async fn gemini_errors_are_clear_and_never_carry_the_key() {
             None,
         )
         .await
-        .error();
+        .error_text();
     assert_mentions(&wrong, &["API key not valid"]);
     assert!(!wrong.contains("AIza-wrong-key"), "{wrong}");
-    raw.finish().await;
+    finish(raw).await;
 }
 
 #[tokio::test]

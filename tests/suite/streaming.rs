@@ -1,232 +1,18 @@
-//! Streaming and progress: the server driven over stdio by a raw JSON-RPC client, so each
-//! test decides whether a request carries a progress token (rmcp's client always sends one)
-//! and sees the messages in the exact order the server wrote them. The last tests cancel
-//! over the HTTP transports.
+//! Streaming and progress: the server driven over stdio by the raw JSON-RPC client
+//! ([`crate::raw`]), so each test decides whether a request carries a progress token (rmcp's
+//! client always sends one) and sees the messages in the exact order the server wrote them.
+//! The last tests cancel over the HTTP transports.
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::sync::mpsc;
 
 use crate::fake_upstream::FakeUpstream;
-use crate::http::{HttpServer, SseReader, http, initialize, mcp_client};
+use crate::http::{DEADLINE, HttpServer, SseReader, http, initialize, mcp_client};
+use crate::raw::{Exchange, Raw};
 use crate::util::{KEY, TINY_PNG, assert_mentions};
-
-/// How long any one message may take to arrive.
-const DEADLINE: Duration = Duration::from_secs(60);
-
-/// `llm-router serve` over stdio, spoken to line by line.
-struct Raw {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    /// Every line the server wrote to stdout, parsed, with the moment it was read.
-    lines: mpsc::UnboundedReceiver<(Instant, Value)>,
-    log: Arc<Mutex<String>>,
-    next_id: u64,
-    _home: tempfile::TempDir,
-}
-
-/// One `tools/call`: what came before its response, and the response.
-struct Exchange {
-    /// `notifications/progress` params, with arrival times, in order.
-    progress: Vec<(Instant, Value)>,
-    result: Value,
-    answered_at: Instant,
-}
-
-impl Exchange {
-    fn structured(&self) -> &Value {
-        assert_ne!(
-            self.result["isError"], true,
-            "tool failed: {:#}",
-            self.result
-        );
-        &self.result["structuredContent"]
-    }
-
-    fn error_text(&self) -> String {
-        assert_eq!(
-            self.result["isError"], true,
-            "expected an error: {:#}",
-            self.result
-        );
-        self.result["content"][0]["text"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
-    }
-
-    /// The progress messages that carry text, concatenated.
-    fn streamed_text(&self) -> String {
-        self.progress
-            .iter()
-            .filter_map(|(_, p)| p["message"].as_str())
-            .collect()
-    }
-
-    fn messages(&self) -> Vec<(Instant, Option<String>)> {
-        self.progress
-            .iter()
-            .map(|(t, p)| (*t, p["message"].as_str().map(str::to_owned)))
-            .collect()
-    }
-}
-
-impl Raw {
-    async fn start(fake: &FakeUpstream, envs: &[(&str, &str)]) -> Raw {
-        let (mut cmd, home) = crate::http::serve_command(fake, &[], envs);
-        cmd.stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn llm-router serve");
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut stderr = child.stderr.take().unwrap();
-
-        let (tx, lines) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            let mut reader = BufReader::new(stdout).lines();
-            while let Ok(Some(line)) = reader.next_line().await {
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
-                if tx.send((Instant::now(), v)).is_err() {
-                    break;
-                }
-            }
-        });
-        let log = Arc::new(Mutex::new(String::new()));
-        let sink = log.clone();
-        tokio::spawn(async move {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = stderr.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-
-        let mut raw = Raw {
-            child,
-            stdin,
-            lines,
-            log,
-            next_id: 1,
-            _home: home,
-        };
-        raw.send(
-            json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-stream-test", "version": "0"}
-            }}),
-        )
-        .await;
-        let (_, init) = raw.next().await;
-        assert_eq!(init["id"], 0, "{init:#}");
-        raw.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))
-            .await;
-        raw
-    }
-
-    async fn send(&mut self, msg: Value) {
-        let mut line = serde_json::to_vec(&msg).unwrap();
-        line.push(b'\n');
-        self.stdin.write_all(&line).await.expect("write to server");
-        self.stdin.flush().await.expect("flush to server");
-    }
-
-    async fn next(&mut self) -> (Instant, Value) {
-        match tokio::time::timeout(DEADLINE, self.lines.recv()).await {
-            Ok(Some(line)) => line,
-            Ok(None) => panic!("server closed stdout\n--- stderr ---\n{}", self.log()),
-            Err(_) => panic!(
-                "no message within {DEADLINE:?}\n--- stderr ---\n{}",
-                self.log()
-            ),
-        }
-    }
-
-    /// Sends a `tools/call` (with `_meta.progressToken` when `token` is set); returns its id.
-    async fn start_call(&mut self, tool: &str, args: Value, token: Option<&str>) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        let mut params = json!({"name": tool, "arguments": args});
-        if let Some(token) = token {
-            params["_meta"] = json!({"progressToken": token});
-        }
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params}))
-            .await;
-        id
-    }
-
-    /// Reads until the response to `id`, collecting the progress notifications before it.
-    async fn finish_call(&mut self, id: u64) -> Exchange {
-        let mut progress = Vec::new();
-        loop {
-            let (at, msg) = self.next().await;
-            if msg["method"] == "notifications/progress" {
-                progress.push((at, msg["params"].clone()));
-            } else if msg["id"] == id {
-                assert!(msg.get("error").is_none(), "protocol error: {msg:#}");
-                return Exchange {
-                    progress,
-                    result: msg["result"].clone(),
-                    answered_at: at,
-                };
-            }
-        }
-    }
-
-    async fn call(&mut self, tool: &str, args: Value, token: Option<&str>) -> Exchange {
-        let id = self.start_call(tool, args, token).await;
-        self.finish_call(id).await
-    }
-
-    /// Round-trips a ping; returns every message that came before its answer (so anything
-    /// the server still had to say about earlier requests).
-    async fn drain(&mut self) -> Vec<Value> {
-        let id = self.next_id;
-        self.next_id += 1;
-        self.send(json!({"jsonrpc": "2.0", "id": id, "method": "ping"}))
-            .await;
-        let mut before = Vec::new();
-        loop {
-            let (_, msg) = self.next().await;
-            if msg["id"] == id && msg.get("method").is_none() {
-                return before;
-            }
-            before.push(msg);
-        }
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// Waits until the log contains `needle` (or panics after the deadline).
-    async fn wait_for_log(&self, needle: &str) {
-        let found = tokio::time::timeout(DEADLINE, async {
-            while !self.log().contains(needle) {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        })
-        .await;
-        assert!(found.is_ok(), "{needle:?} never logged:\n{}", self.log());
-    }
-}
-
-impl Drop for Raw {
-    fn drop(&mut self) {
-        let _ = self.child.start_kill();
-    }
-}
 
 /// Strictly increasing `progress` values, all for `token`.
 fn assert_progress_well_formed(x: &Exchange, token: &str) {
@@ -259,7 +45,7 @@ fn drip_text(n: usize) -> String {
 #[tokio::test]
 async fn chat_streams_text_as_progress_before_the_result() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[]).await;
+    let mut raw = Raw::serve(&fake, &[]).await;
     // 60 pieces, 10 ms apart: ~600 ms of streaming.
     let x = raw
         .call(
@@ -329,7 +115,7 @@ fn comparable(v: &Value) -> Value {
 #[tokio::test]
 async fn without_a_progress_token_nothing_streams_and_the_answer_is_the_same() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[]).await;
+    let mut raw = Raw::serve(&fake, &[]).await;
     let cases = [
         json!({"model": "gpt-4.1", "prompt": "hello"}),
         json!({"model": "gateway-cost-as:gpt-4.1-2025-04-14", "prompt": "priced"}),
@@ -377,7 +163,7 @@ async fn without_a_progress_token_nothing_streams_and_the_answer_is_the_same() {
 #[tokio::test]
 async fn cancelling_mid_stream_closes_the_upstream_connection_within_100_ms() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[]).await;
+    let mut raw = Raw::serve(&fake, &[]).await;
     // 1000 pieces, 20 ms apart: 20 s unless cancelled.
     let id = raw
         .start_call(
@@ -426,7 +212,7 @@ async fn cancelling_mid_stream_closes_the_upstream_connection_within_100_ms() {
 #[tokio::test]
 async fn cancelling_before_the_first_token_closes_the_upstream_connection_within_100_ms() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "50")]).await;
+    let mut raw = Raw::serve(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "50")]).await;
     let id = raw
         .start_call(
             "chat",
@@ -454,7 +240,7 @@ async fn cancelling_before_the_first_token_closes_the_upstream_connection_within
 #[tokio::test]
 async fn heartbeats_go_out_while_waiting_for_the_first_token_only() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "50")]).await;
+    let mut raw = Raw::serve(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "50")]).await;
     let x = raw
         .call(
             "chat",
@@ -488,7 +274,7 @@ async fn heartbeats_go_out_while_waiting_for_the_first_token_only() {
 #[tokio::test]
 async fn a_stream_that_stalls_mid_answer_fails_clearly_without_fallback() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[("LLM_ROUTER_STREAM_IDLE_SECS", "0.3")]).await;
+    let mut raw = Raw::serve(&fake, &[("LLM_ROUTER_STREAM_IDLE_SECS", "0.3")]).await;
     let started = Instant::now();
     let x = raw
         .call(
@@ -532,7 +318,7 @@ async fn a_stream_that_stalls_mid_answer_fails_clearly_without_fallback() {
 #[tokio::test]
 async fn no_first_token_within_the_request_timeout_falls_back() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(
+    let mut raw = Raw::serve(
         &fake,
         &[
             ("LLM_ROUTER_TIMEOUT_SECS", "0.3"),
@@ -574,7 +360,7 @@ async fn no_first_token_within_the_request_timeout_falls_back() {
 #[tokio::test]
 async fn a_stream_cut_before_done_is_an_error_with_the_partial_text_or_a_fallback() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[]).await;
+    let mut raw = Raw::serve(&fake, &[]).await;
     let x = raw
         .call(
             "chat",
@@ -609,7 +395,7 @@ async fn a_stream_cut_before_done_is_an_error_with_the_partial_text_or_a_fallbac
 #[tokio::test]
 async fn compare_models_reports_each_model_as_it_finishes() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "10000")]).await;
+    let mut raw = Raw::serve(&fake, &[("LLM_ROUTER_HEARTBEAT_MS", "10000")]).await;
     let x = raw
         .call(
             "compare_models",
@@ -661,7 +447,7 @@ async fn compare_models_reports_each_model_as_it_finishes() {
 #[tokio::test]
 async fn route_by_task_and_vision_stream_too() {
     let fake = FakeUpstream::start().await;
-    let mut raw = Raw::start(&fake, &[]).await;
+    let mut raw = Raw::serve(&fake, &[]).await;
     let r = raw
         .call(
             "route_by_task",

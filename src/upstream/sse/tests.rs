@@ -1,6 +1,7 @@
 //! Tests of the stream parser: a stream in the shape OpenAI sends, fed in every possible
 //! split, plus the edge cases one at a time.
 
+use super::testing::{self, Parsed, Summary};
 use super::*;
 
 /// A `chat.completion.chunk` stream in the shape OpenAI's API sends (hand-written after its
@@ -28,63 +29,9 @@ const RECORDED: &str = concat!(
     "data: [DONE]\n\n",
 );
 
-/// What a parse produced, in a comparable form.
-#[derive(Debug, PartialEq)]
-struct Parsed {
-    deltas: String,
-    tool_deltas: usize,
-    result: Result<Summary, (String, String)>,
-    skipped: usize,
-}
-
-#[derive(Debug, PartialEq)]
-struct Summary {
-    model: Option<String>,
-    text: String,
-    tool_calls: Vec<Value>,
-    function_call: Option<Value>,
-    finish_reason: Option<String>,
-    usage: Option<(u64, u64, u64)>,
-}
-
-/// Feeds `parts` one after another, then ends the body.
+/// Feeds `parts` one after another to an OpenAI-stream parser, then ends the body.
 fn parse(parts: &[&[u8]]) -> Parsed {
-    let mut deltas = String::new();
-    let mut tool_deltas = 0;
-    let mut on = |d: Delta<'_>| match d {
-        Delta::Text(t) => deltas.push_str(t),
-        Delta::ToolCall => tool_deltas += 1,
-    };
-    let mut p = StreamParser::new();
-    for part in parts {
-        p.feed(part, &mut on)
-            .expect("no error object in these streams");
-    }
-    let result = match p.finish(&mut on) {
-        Ok(r) => {
-            let choice = r.choices.into_iter().next().unwrap();
-            let message = choice.message.unwrap();
-            Ok(Summary {
-                model: r.model,
-                text: message.text(),
-                tool_calls: message.tool_calls.unwrap_or_default(),
-                function_call: message.function_call,
-                finish_reason: choice.finish_reason,
-                usage: r.usage.map(|u| {
-                    let t = u.tokens();
-                    (t.prompt_tokens, t.completion_tokens, t.total_tokens)
-                }),
-            })
-        }
-        Err(why) => Err((why, p.text().to_owned())),
-    };
-    let skipped = p.skipped().len();
-    Parsed {
-        deltas,
-        tool_deltas,
-        result,
-        skipped,
-    }
+    testing::parse(StreamParser::new(), parts)
 }
 
 fn expected_recorded() -> Parsed {
@@ -114,19 +61,8 @@ fn a_recorded_stream_assembles_into_one_answer() {
 }
 
 #[test]
-fn every_split_of_the_recorded_stream_gives_the_same_answer() {
-    let bytes = RECORDED.as_bytes();
-    let expected = expected_recorded();
-    for i in 0..=bytes.len() {
-        let got = parse(&[&bytes[..i], &bytes[i..]]);
-        assert_eq!(got, expected, "split at byte {i}");
-    }
-}
-
-#[test]
-fn the_recorded_stream_byte_by_byte_gives_the_same_answer() {
-    let parts: Vec<&[u8]> = RECORDED.as_bytes().chunks(1).collect();
-    assert_eq!(parse(&parts), expected_recorded());
+fn every_split_of_the_recorded_stream_and_byte_by_byte_gives_the_same_answer() {
+    testing::assert_every_split_gives(StreamParser::new, RECORDED.as_bytes(), &expected_recorded());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! one fed in every split, cut short, with an error event) and the model list.
 
 use super::*;
+use crate::upstream::sse::testing::{self, Parsed, Summary};
 use crate::upstream::types::{FineSampling, FunctionCalling, Sampling, WireMessage};
 
 fn msg(role: &'static str, content: Value) -> WireMessage {
@@ -414,61 +415,9 @@ const RECORDED: &str = concat!(
 
 const TEXT: &str = "Okay, checking Sán Francisco 🌉 世界:";
 
-/// What a parse produced, in a comparable form.
-#[derive(Debug, PartialEq)]
-struct Parsed {
-    deltas: String,
-    tool_deltas: usize,
-    result: Result<Summary, (String, String)>,
-    skipped: usize,
-}
-
-#[derive(Debug, PartialEq)]
-struct Summary {
-    model: Option<String>,
-    text: String,
-    tool_calls: Vec<Value>,
-    finish_reason: Option<String>,
-    usage: Option<(u64, u64, u64)>,
-}
-
-/// Feeds `parts` one after another, then ends the body.
+/// Feeds `parts` one after another to an Anthropic-stream parser, then ends the body.
 fn parse(parts: &[&[u8]]) -> Parsed {
-    let mut deltas = String::new();
-    let mut tool_deltas = 0;
-    let mut on = |d: Delta<'_>| match d {
-        Delta::Text(t) => deltas.push_str(t),
-        Delta::ToolCall => tool_deltas += 1,
-    };
-    let mut p = Anthropic.stream_parser();
-    for part in parts {
-        p.feed(part, &mut on)
-            .expect("no error event in this stream");
-    }
-    let result = match p.finish(&mut on) {
-        Ok(r) => {
-            let choice = r.choices.into_iter().next().unwrap();
-            let message = choice.message.unwrap();
-            Ok(Summary {
-                model: r.model,
-                text: message.text(),
-                tool_calls: message.tool_calls.unwrap_or_default(),
-                finish_reason: choice.finish_reason,
-                usage: r.usage.map(|u| {
-                    let t = u.tokens();
-                    (t.prompt_tokens, t.completion_tokens, t.total_tokens)
-                }),
-            })
-        }
-        Err(why) => Err((why, p.text().to_owned())),
-    };
-    let skipped = p.skipped().len();
-    Parsed {
-        deltas,
-        tool_deltas,
-        result,
-        skipped,
-    }
+    testing::parse(Anthropic.stream_parser(), parts)
 }
 
 fn expected_recorded() -> Parsed {
@@ -486,6 +435,7 @@ fn expected_recorded() -> Parsed {
                 json!({"id": "toolu_02", "type": "function",
                        "function": {"name": "get_time", "arguments": "{}"}}),
             ],
+            function_call: None,
             finish_reason: Some("tool_calls".into()),
             usage: Some((472, 89, 561)),
         }),
@@ -500,17 +450,11 @@ fn the_recorded_stream_assembles_into_one_answer() {
 
 #[test]
 fn every_split_of_the_recorded_stream_gives_the_same_answer() {
-    let bytes = RECORDED.as_bytes();
-    let expected = expected_recorded();
-    for i in 0..=bytes.len() {
-        assert_eq!(
-            parse(&[&bytes[..i], &bytes[i..]]),
-            expected,
-            "split at byte {i}"
-        );
-    }
-    let parts: Vec<&[u8]> = bytes.chunks(1).collect();
-    assert_eq!(parse(&parts), expected, "byte by byte");
+    testing::assert_every_split_gives(
+        || Anthropic.stream_parser(),
+        RECORDED.as_bytes(),
+        &expected_recorded(),
+    );
 }
 
 #[test]

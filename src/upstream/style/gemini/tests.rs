@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::upstream::sse::testing::{self, Parsed, Summary};
 use crate::upstream::types::{FineSampling, FunctionCalling, Sampling, WireMessage};
 
 fn msg(role: &'static str, content: Value) -> WireMessage {
@@ -460,84 +461,33 @@ const RECORDED: &str = concat!(
     "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"\"}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 12,\"candidatesTokenCount\": 20,\"totalTokenCount\": 60,\"thoughtsTokenCount\": 28},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r-1\"}\r\n\r\n",
 );
 
-/// An assembled answer: model, text, tool calls, finish reason, (prompt, completion, total).
-type Answer = (
-    Option<String>,
-    String,
-    Vec<Value>,
-    Option<String>,
-    (u64, u64, u64),
-);
-
-/// What a parse produced, comparably: the streamed text, then the answer or (why, partial).
-#[derive(Debug, PartialEq)]
-struct Parsed {
-    deltas: String,
-    result: Result<Answer, (String, String)>,
-}
-
+/// Feeds `parts` one after another to a Gemini-stream parser, then ends the body.
 fn parse(parts: &[&[u8]]) -> Parsed {
-    let mut deltas = String::new();
-    let mut on = |d: Delta<'_>| {
-        if let Delta::Text(t) = d {
-            deltas.push_str(t)
-        }
-    };
-    let mut p = Gemini.stream_parser();
-    for part in parts {
-        if let Err(e) = p.feed(part, &mut on) {
-            let text = p.text().to_owned();
-            return Parsed {
-                deltas,
-                result: Err((e, text)),
-            };
-        }
-    }
-    let result = match p.finish(&mut on) {
-        Ok(r) => {
-            let t = r.usage.unwrap_or_default().tokens();
-            let choice = r.choices.into_iter().next().unwrap();
-            let m = choice.message.unwrap();
-            Ok((
-                r.model,
-                m.text(),
-                m.tool_calls.unwrap_or_default(),
-                choice.finish_reason,
-                (t.prompt_tokens, t.completion_tokens, t.total_tokens),
-            ))
-        }
-        Err(why) => Err((why, p.text().to_owned())),
-    };
-    Parsed { deltas, result }
+    testing::parse(Gemini.stream_parser(), parts)
 }
 
 fn expected() -> Parsed {
     Parsed {
         deltas: "Héllo, 世界 🎉\n".into(),
-        result: Ok((
-            Some("gemini-2.5-flash".into()),
-            "Héllo, 世界 🎉\n".into(),
-            vec![json!({"id": "call_0", "type": "function",
+        // The one functionCall part.
+        tool_deltas: 1,
+        result: Ok(Summary {
+            model: Some("gemini-2.5-flash".into()),
+            text: "Héllo, 世界 🎉\n".into(),
+            tool_calls: vec![json!({"id": "call_0", "type": "function",
                         "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}})],
-            Some("tool_calls".into()),
-            (12, 48, 60),
-        )),
+            function_call: None,
+            finish_reason: Some("tool_calls".into()),
+            usage: Some((12, 48, 60)),
+        }),
+        // The `{not json` event.
+        skipped: 1,
     }
 }
 
 #[test]
 fn every_split_of_the_recorded_stream_gives_the_same_answer() {
-    let bytes = RECORDED.as_bytes();
-    assert_eq!(parse(&[bytes]), expected());
-    for i in 0..=bytes.len() {
-        assert_eq!(
-            parse(&[&bytes[..i], &bytes[i..]]),
-            expected(),
-            "split at {i}"
-        );
-    }
-    let single: Vec<&[u8]> = bytes.chunks(1).collect();
-    assert_eq!(parse(&single), expected());
+    testing::assert_every_split_gives(|| Gemini.stream_parser(), RECORDED.as_bytes(), &expected());
 }
 
 #[test]
@@ -584,9 +534,13 @@ fn a_streamed_safety_stop_is_a_filtered_answer() {
         "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Sure, \"}]}}]}\r\n\r\n",
         "data: {\"candidates\": [{\"finishReason\": \"SAFETY\"}]}\r\n\r\n",
     );
-    let (_, text, calls, reason, _) = parse(&[s.as_bytes()]).result.unwrap();
+    let a = parse(&[s.as_bytes()]).result.unwrap();
     assert_eq!(
-        (text.as_str(), calls.len(), reason.as_deref()),
+        (
+            a.text.as_str(),
+            a.tool_calls.len(),
+            a.finish_reason.as_deref()
+        ),
         ("Sure, ", 0, Some("content_filter"))
     );
 }
