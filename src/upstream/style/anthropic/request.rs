@@ -4,12 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::DEFAULT_MAX_TOKENS;
-use crate::error::Error;
+use crate::error::{Error, invalid};
 use crate::upstream::types::{ChatRequest, WireMessage};
-
-fn invalid(message: String) -> Error {
-    Error::InvalidArgument(message)
-}
 
 /// The Messages request body for `model`.
 pub(super) fn body(request: &ChatRequest, model: &str, stream: bool) -> Result<Value, Error> {
