@@ -22,6 +22,11 @@ and live availability.";
 
 pub use crate::catalog::Capability;
 
+/// The longest one provider's list is waited for: one that hangs is reported offline rather
+/// than holding the whole listing for its request timeout (a local model server may be given
+/// minutes for answers).
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Arguments of `list_models`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct Input {
@@ -84,11 +89,13 @@ pub async fn execute(app: &App, input: Input) -> Result<Output, Error> {
         )));
     }
     // call: every provider's list at once
-    let lists = futures::future::join_all(
-        app.providers
-            .all()
-            .map(|p| async move { (p, p.upstream.list_models().await) }),
-    )
+    let lists = futures::future::join_all(app.providers.all().map(|p| async move {
+        let listed = tokio::time::timeout(LIST_TIMEOUT, p.upstream.list_models()).await;
+        let listed = listed.unwrap_or(Err(Error::Timeout {
+            after: LIST_TIMEOUT,
+        }));
+        (p, listed)
+    }))
     .await;
     let mut live: HashMap<&str, HashSet<String>> = HashMap::new();
     let mut notes = Vec::new();
