@@ -153,6 +153,8 @@ fn finish_tool_call<T, E>(
 pub struct Upstream<'a> {
     /// The catalog id, or `None` for a name the catalog does not know.
     pub model: Option<&'a str>,
+    /// The provider the request went to.
+    pub provider: &'a str,
     /// `ok` or the error kind.
     pub outcome: &'static str,
     pub elapsed: Duration,
@@ -165,9 +167,10 @@ pub struct Upstream<'a> {
 pub fn upstream(u: Upstream<'_>) {
     let _ = UPSTREAM.try_with(|t| t.set(t.get() + u.elapsed));
     let model = u.model.unwrap_or("other").to_owned();
-    metrics::counter!("llm_router_upstream_requests_total", "model" => model.clone(), "outcome" => u.outcome)
+    let provider = u.provider.to_owned();
+    metrics::counter!("llm_router_upstream_requests_total", "model" => model.clone(), "provider" => provider.clone(), "outcome" => u.outcome)
         .increment(1);
-    metrics::histogram!("llm_router_upstream_duration_seconds", "model" => model.clone())
+    metrics::histogram!("llm_router_upstream_duration_seconds", "model" => model.clone(), "provider" => provider)
         .record(u.elapsed.as_secs_f64());
     if u.input_tokens > 0 {
         metrics::counter!("llm_router_tokens_total", "model" => model.clone(), "kind" => "input")
@@ -202,6 +205,7 @@ mod tests {
         // Outside a tool call: no panic, nothing to add to.
         upstream(Upstream {
             model: None,
+            provider: "aisa",
             outcome: "ok",
             elapsed: Duration::from_millis(5),
             input_tokens: 0,
@@ -213,6 +217,7 @@ mod tests {
                 for _ in 0..3 {
                     upstream(Upstream {
                         model: Some("gpt-4.1"),
+                        provider: "aisa",
                         outcome: "ok",
                         elapsed: Duration::from_millis(10),
                         input_tokens: 1,

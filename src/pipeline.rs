@@ -239,6 +239,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
     if let Err(e) = &result {
         metrics::upstream(metrics::Upstream {
             model: metric_model,
+            provider: route.provider.name(),
             outcome: e.kind(),
             elapsed,
             input_tokens: 0,
@@ -320,6 +321,7 @@ pub async fn call_once(app: &App, request: ChatRequest, ctx: &Ctx) -> Result<Ans
     };
     metrics::upstream(metrics::Upstream {
         model: metric_model,
+        provider: &answer.provider,
         outcome: "ok",
         elapsed,
         input_tokens: answer.usage.prompt_tokens,

@@ -138,7 +138,9 @@ async fn metrics_count_calls_tokens_cost_and_sessions_behind_the_token() {
     );
     // The unknown model name is not a label of its own.
     assert!(
-        has(r#"llm_router_upstream_requests_total{model="other",outcome="unauthorized"} 1"#),
+        has(
+            r#"llm_router_upstream_requests_total{model="other",provider="aisa",outcome="unauthorized"} 1"#
+        ),
         "{text}"
     );
     assert!(!text.contains("status-401"));
@@ -155,7 +157,9 @@ async fn metrics_count_calls_tokens_cost_and_sessions_behind_the_token() {
         "{text}"
     );
     assert!(text.contains(r#"llm_router_overhead_seconds_bucket{tool="chat",le="0.001"}"#));
-    assert!(text.contains(r#"llm_router_upstream_duration_seconds_count{model="gpt-4.1"} 2"#));
+    assert!(text.contains(
+        r#"llm_router_upstream_duration_seconds_count{model="gpt-4.1",provider="aisa"} 2"#
+    ));
     assert!(!text.contains(KEY) && !text.contains(TOKEN));
     let _ = client.cancel().await;
 }
