@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn code_signals_are_reported() {
-        let c = run("```rust\nfn main() {\n    println!(\"hi\");\n}\n```");
+        let c = run("```rust\nfn main() {\n    println!(\"hi\");\n}\n```"); // stdout-ok: test input
         assert_eq!(c.task, Task::Code);
         assert!(c.signals.code_fence);
         assert!(!c.signals.stack_trace);
