@@ -2,7 +2,7 @@
 //! back: the fake's `echo-key-*` models put the request's `Authorization` value into error
 //! bodies, HTML pages, unreadable JSON and a stream that breaks off. The recognizable fake key
 //! ([`KEY`]) must appear in no tool result (stdio, streamed and whole-response; Streamable
-//! HTTP, session and stateless), no log line at `RUST_LOG=trace`, no ledger byte, and not in
+//! HTTP, session and stateless; legacy HTTP+SSE), no log line at `RUST_LOG=trace`, no ledger byte, and not in
 //! the output of `llm-router config check` or `doctor`.
 
 use std::path::Path;
@@ -178,6 +178,53 @@ async fn key_echoed_by_the_upstream_stays_out_of_http_responses_and_logs() {
     assert!(log.contains("TRACE"), "expected trace logs");
     assert_clean("the HTTP server's stderr at trace level", &log);
     assert_ledger_clean(&ledger);
+}
+
+#[tokio::test]
+async fn key_echoed_by_the_upstream_stays_out_of_the_legacy_sse_transport() {
+    let fake = FakeUpstream::start().await;
+    let server = HttpServer::start(&fake, &[], &[("RUST_LOG", "trace")]).await;
+    let client = crate::http::http();
+    let resp = client
+        .get(server.url("/sse"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .expect("GET /sse");
+    let mut sse = crate::http::SseReader::new(resp);
+    let (_, endpoint) = sse.next().await;
+    let post = |msg: Value| {
+        let req = client.post(server.url(&endpoint)).json(&msg);
+        async move { req.send().await.expect("POST /message").status() }
+    };
+    assert_eq!(post(crate::http::initialize(1, "2024-11-05")).await, 202);
+    sse.response(1).await;
+    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    // Everything the client receives on the stream, progress included (some calls carry a
+    // token, the others take the whole-response path).
+    let mut outputs = String::new();
+    for (i, (tool, args)) in echo_calls().into_iter().enumerate() {
+        let id = 10 + i as u64;
+        let mut params = json!({"name": tool, "arguments": args});
+        if i % 2 == 0 {
+            params["_meta"] = json!({"progressToken": format!("t{id}")});
+        }
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
+        assert_eq!(post(call).await, 202);
+        loop {
+            let (_, data) = sse.next().await;
+            outputs.push_str(&data);
+            outputs.push('\n');
+            let v: Value = serde_json::from_str(&data).expect("a JSON-RPC message");
+            if v["id"] == id {
+                break;
+            }
+        }
+    }
+    let log = server.terminate_cleanly().await;
+    assert_echoes_arrived(&outputs);
+    assert_clean("the legacy SSE stream", &outputs);
+    assert_clean("the HTTP server's stderr at trace level", &log);
 }
 
 /// `llm-router ARGS` with a clean environment, the key set and `RUST_LOG=trace`; returns
