@@ -20,7 +20,7 @@
 
 use serde_json::{Value, json};
 
-use crate::upstream::types::{ChatResponse, Choice, ResponseMessage, Usage};
+use crate::upstream::types::{ChatResponse, Usage};
 
 /// Something new in the answer, reported while the stream is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +218,18 @@ impl Assembly {
         self.done = true;
     }
 
+    /// The event's data as `T`, or `None` after noting that it is not a `what` (an event that
+    /// cannot be read is skipped, not fatal).
+    pub fn read<T: serde::de::DeserializeOwned>(&mut self, data: &str, what: &str) -> Option<T> {
+        match serde_json::from_str(data) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.skip(format_args!("not {what} ({e})"), data);
+                None
+            }
+        }
+    }
+
     /// Notes an event that could not be read (kept for the log).
     pub fn skip(&mut self, why: impl std::fmt::Display, data: &str) {
         let mut snippet: String = data.chars().take(80).collect();
@@ -276,19 +288,14 @@ impl Assembly {
             .function_call
             .take()
             .map(|(name, arguments)| json!({"name": name, "arguments": arguments}));
-        ChatResponse {
-            model: self.model.take(),
-            choices: vec![Choice {
-                message: Some(ResponseMessage {
-                    content: Some(Value::String(std::mem::take(&mut self.text))),
-                    tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
-                    function_call,
-                }),
-                finish_reason: self.finish_reason.take(),
-            }],
-            usage: self.usage.take(),
-            error: None,
-        }
+        ChatResponse::answer(
+            self.model.take(),
+            std::mem::take(&mut self.text),
+            tool_calls,
+            function_call,
+            self.finish_reason.take(),
+            self.usage.take(),
+        )
     }
 }
 

@@ -166,6 +166,32 @@ pub struct ChatResponse {
     pub error: Option<Value>,
 }
 
+impl ChatResponse {
+    /// An answer with one choice: the shape every API style's answer is translated into.
+    pub fn answer(
+        model: Option<String>,
+        text: String,
+        tool_calls: Vec<Value>,
+        function_call: Option<Value>,
+        finish_reason: Option<String>,
+        usage: Option<Usage>,
+    ) -> Self {
+        Self {
+            model,
+            choices: vec![Choice {
+                message: Some(ResponseMessage {
+                    content: Some(Value::String(text)),
+                    tool_calls: (!tool_calls.is_empty()).then_some(tool_calls),
+                    function_call,
+                }),
+                finish_reason,
+            }],
+            usage,
+            error: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Choice {
     #[serde(default)]

@@ -29,9 +29,7 @@ use serde_json::{Value, json};
 use super::{ApiStyle, Auth, Encoded};
 use crate::error::Error;
 use crate::upstream::sse::{Assembly, Delta, EventReader, StreamParser, ToolCallPart};
-use crate::upstream::types::{
-    ChatRequest, ChatResponse, Choice, LiveModel, ModelList, ResponseMessage, Usage,
-};
+use crate::upstream::types::{ChatRequest, ChatResponse, LiveModel, ModelList, Usage};
 
 /// `max_tokens` when the caller gave none: the Messages API requires the field. 4096 is
 /// within every current Claude model's output limit and long enough for most answers.
@@ -181,19 +179,14 @@ impl MessageBody {
             u.apply(&mut usage);
             usage
         });
-        ChatResponse {
-            model: self.model,
-            choices: vec![Choice {
-                message: Some(ResponseMessage {
-                    content: Some(Value::String(text)),
-                    tool_calls: (!calls.is_empty()).then_some(calls),
-                    function_call: None,
-                }),
-                finish_reason: self.stop_reason.as_deref().map(finish_reason),
-            }],
+        ChatResponse::answer(
+            self.model,
+            text,
+            calls,
+            None,
+            self.stop_reason.as_deref().map(finish_reason),
             usage,
-            error: None,
-        }
+        )
     }
 }
 
@@ -214,12 +207,8 @@ impl EventReader for EventsReader {
         answer: &mut Assembly,
         on: &mut dyn FnMut(Delta<'_>),
     ) -> Result<(), String> {
-        let event: Event = match serde_json::from_str(data) {
-            Ok(e) => e,
-            Err(e) => {
-                answer.skip(format_args!("not a Messages event ({e})"), data);
-                return Ok(());
-            }
+        let Some(event) = answer.read::<Event>(data, "a Messages event") else {
+            return Ok(());
         };
         match event.kind.as_str() {
             "message_start" => {

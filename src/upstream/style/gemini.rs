@@ -26,9 +26,7 @@ use serde_json::{Value, json};
 use super::{ApiStyle, Auth, Encoded};
 use crate::error::{Error, invalid};
 use crate::upstream::sse::{Assembly, Delta, EventReader, StreamParser, ToolCallPart};
-use crate::upstream::types::{
-    ChatRequest, ChatResponse, Choice, LiveModel, ResponseMessage, Usage,
-};
+use crate::upstream::types::{ChatRequest, ChatResponse, LiveModel, Usage};
 
 /// The Gemini-native style.
 #[derive(Debug, Clone, Copy)]
@@ -108,19 +106,14 @@ impl ApiStyle for Gemini {
         let finish_reason = candidate
             .finish_reason
             .map(|r| finish_reason(&r, !calls.is_empty()));
-        Ok(ChatResponse {
+        Ok(ChatResponse::answer(
             model,
-            choices: vec![Choice {
-                message: Some(ResponseMessage {
-                    content: Some(Value::String(text)),
-                    tool_calls: (!calls.is_empty()).then_some(calls),
-                    function_call: None,
-                }),
-                finish_reason,
-            }],
+            text,
+            calls,
+            None,
+            finish_reason,
             usage,
-            error: None,
-        })
+        ))
     }
 
     fn stream_parser(&self) -> StreamParser {
@@ -181,12 +174,8 @@ impl EventReader for EventsReader {
         answer: &mut Assembly,
         on: &mut dyn FnMut(Delta<'_>),
     ) -> Result<(), String> {
-        let r: Response = match serde_json::from_str(data) {
-            Ok(r) => r,
-            Err(e) => {
-                answer.skip(format_args!("not a GenerateContentResponse ({e})"), data);
-                return Ok(());
-            }
+        let Some(r) = answer.read::<Response>(data, "a GenerateContentResponse") else {
+            return Ok(());
         };
         if let Some(err) = r.error {
             return Err(super::error_text(&err));

@@ -91,12 +91,8 @@ impl EventReader for ChunkReader {
             answer.done();
             return Ok(());
         }
-        let chunk: Chunk = match serde_json::from_str(data) {
-            Ok(c) => c,
-            Err(e) => {
-                answer.skip(format_args!("not a chunk ({e})"), data);
-                return Ok(());
-            }
+        let Some(chunk) = answer.read::<Chunk>(data, "a chunk") else {
+            return Ok(());
         };
         if let Some(err) = chunk.error {
             return Err(super::error_text(&err));

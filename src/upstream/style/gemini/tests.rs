@@ -5,7 +5,9 @@ use serde_json::json;
 
 use super::*;
 use crate::upstream::sse::testing::{self, Parsed, Summary};
-use crate::upstream::types::{FineSampling, FunctionCalling, Sampling, WireMessage};
+use crate::upstream::types::{
+    FineSampling, FunctionCalling, ResponseMessage, Sampling, WireMessage,
+};
 
 fn msg(role: &'static str, content: Value) -> WireMessage {
     WireMessage {
