@@ -478,42 +478,80 @@ impl SseReader {
     }
 }
 
+/// A legacy HTTP+SSE (2024-11-05) session: the event stream, and the endpoint its messages
+/// are posted to.
+pub(crate) struct Legacy {
+    pub sse: SseReader,
+    pub endpoint: String,
+    client: reqwest::Client,
+    base: String,
+}
+
+impl Legacy {
+    /// `GET /sse`: checks it is an event stream whose first event is `endpoint`.
+    pub(crate) async fn open(server: &HttpServer) -> Self {
+        let client = http();
+        let resp = client
+            .get(server.url("/sse"))
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .expect("GET /sse");
+        assert_eq!(resp.status(), 200);
+        assert!(
+            resp.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/event-stream")
+        );
+        let mut sse = SseReader::new(resp);
+        let (event, endpoint) = sse.next().await;
+        assert_eq!(event, "endpoint");
+        Legacy {
+            sse,
+            endpoint,
+            client,
+            base: server.url(""),
+        }
+    }
+
+    /// Posts one JSON-RPC message to the session's endpoint; the HTTP status.
+    pub(crate) async fn post(&self, msg: Value) -> reqwest::StatusCode {
+        self.client
+            .post(format!("{}{}", self.base, self.endpoint))
+            .json(&msg)
+            .send()
+            .await
+            .expect("POST /message")
+            .status()
+    }
+
+    /// `initialize` (2024-11-05) and `notifications/initialized`; the initialize response.
+    pub(crate) async fn initialize(&mut self) -> Value {
+        assert_eq!(self.post(initialize(1, "2024-11-05")).await, 202);
+        let init = self.sse.response(1).await;
+        let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+        assert_eq!(self.post(initialized).await, 202);
+        init
+    }
+}
+
 #[tokio::test]
 async fn legacy_sse_endpoint_then_initialize_list_and_chat() {
     let fake = FakeUpstream::start().await;
     let server = HttpServer::start(&fake, &[], &[]).await;
     let client = http();
-
-    let resp = client
-        .get(server.url("/sse"))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .expect("GET /sse");
-    assert_eq!(resp.status(), 200);
-    assert!(
-        resp.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/event-stream")
-    );
-    let mut sse = SseReader::new(resp);
-    let (event, endpoint) = sse.next().await;
-    assert_eq!(event, "endpoint");
+    let mut legacy = Legacy::open(&server).await;
+    let endpoint = legacy.endpoint.clone();
     assert!(endpoint.starts_with("/message?sessionId="), "{endpoint}");
+    let init = legacy.initialize().await;
+    assert_eq!(init["result"]["protocolVersion"], "2024-11-05", "{init:#}");
+    assert_eq!(init["result"]["serverInfo"]["name"], "llm-router");
+    let Legacy { mut sse, .. } = legacy;
     let post = |msg: Value| {
         let req = client.post(server.url(&endpoint)).json(&msg);
         async move { req.send().await.expect("POST /message").status() }
     };
-
-    assert_eq!(post(initialize(1, "2024-11-05")).await, 202);
-    let init = sse.response(1).await;
-    assert_eq!(init["result"]["protocolVersion"], "2024-11-05", "{init:#}");
-    assert_eq!(init["result"]["serverInfo"]["name"], "llm-router");
-    assert_eq!(
-        post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await,
-        202
-    );
 
     assert_eq!(
         post(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})).await,

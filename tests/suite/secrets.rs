@@ -184,22 +184,8 @@ async fn key_echoed_by_the_upstream_stays_out_of_http_responses_and_logs() {
 async fn key_echoed_by_the_upstream_stays_out_of_the_legacy_sse_transport() {
     let fake = FakeUpstream::start().await;
     let server = HttpServer::start(&fake, &[], &[("RUST_LOG", "trace")]).await;
-    let client = crate::http::http();
-    let resp = client
-        .get(server.url("/sse"))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .expect("GET /sse");
-    let mut sse = crate::http::SseReader::new(resp);
-    let (_, endpoint) = sse.next().await;
-    let post = |msg: Value| {
-        let req = client.post(server.url(&endpoint)).json(&msg);
-        async move { req.send().await.expect("POST /message").status() }
-    };
-    assert_eq!(post(crate::http::initialize(1, "2024-11-05")).await, 202);
-    sse.response(1).await;
-    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    let mut legacy = crate::http::Legacy::open(&server).await;
+    legacy.initialize().await;
     // Everything the client receives on the stream, progress included (some calls carry a
     // token, the others take the whole-response path).
     let mut outputs = String::new();
@@ -210,9 +196,9 @@ async fn key_echoed_by_the_upstream_stays_out_of_the_legacy_sse_transport() {
             params["_meta"] = json!({"progressToken": format!("t{id}")});
         }
         let call = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params});
-        assert_eq!(post(call).await, 202);
+        assert_eq!(legacy.post(call).await, 202);
         loop {
-            let (_, data) = sse.next().await;
+            let (_, data) = legacy.sse.next().await;
             outputs.push_str(&data);
             outputs.push('\n');
             let v: Value = serde_json::from_str(&data).expect("a JSON-RPC message");

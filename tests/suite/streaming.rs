@@ -10,7 +10,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::fake_upstream::FakeUpstream;
-use crate::http::{DEADLINE, HttpServer, SseReader, http, initialize, mcp_client};
+use crate::http::{DEADLINE, HttpServer, Legacy, mcp_client};
 use crate::raw::{Exchange, Raw};
 use crate::util::{KEY, TINY_PNG, assert_mentions};
 
@@ -558,30 +558,15 @@ async fn closing_a_legacy_sse_stream_cancels_its_calls_within_100_ms() {
     // result can reach the client, so the session ends and its calls are cancelled.
     let fake = FakeUpstream::start().await;
     let server = HttpServer::start(&fake, &[], &[]).await;
-    let client = http();
-    let resp = client
-        .get(server.url("/sse"))
-        .header("accept", "text/event-stream")
-        .send()
-        .await
-        .expect("GET /sse");
-    let mut sse = SseReader::new(resp);
-    let (_, endpoint) = sse.next().await;
-    let post = |msg: Value| {
-        let req = client.post(server.url(&endpoint)).json(&msg);
-        async move { assert_eq!(req.send().await.expect("POST /message").status(), 202) }
-    };
-    post(initialize(1, "2024-11-05")).await;
-    sse.response(1).await;
-    post(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
-    post(
-        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
-            "name": "chat",
-            "arguments": {"model": "drip-20-1000", "prompt": "long"},
-            "_meta": {"progressToken": "legacy"}
-        }}),
-    )
-    .await;
+    let mut legacy = Legacy::open(&server).await;
+    legacy.initialize().await;
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {
+        "name": "chat",
+        "arguments": {"model": "drip-20-1000", "prompt": "long"},
+        "_meta": {"progressToken": "legacy"}
+    }});
+    assert_eq!(legacy.post(call).await, 202);
+    let Legacy { mut sse, .. } = legacy;
     loop {
         let (_, data) = sse.next().await;
         let msg: Value = serde_json::from_str(&data).unwrap();
